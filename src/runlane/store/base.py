@@ -1,0 +1,148 @@
+"""The Store protocol: the one seam between the SDK/CLI/server and where data lives.
+
+Every backend (``MemoryStore``, ``LocalStore``, later the server's PostgreSQL store and the
+remote HTTP store) implements it and passes ``tests/contract``. Contracts:
+
+* **Create-or-get.** :meth:`Store.create_run` returns ``(info, existed)``. A spec with an
+  ``external_id`` already used in the same owner/project returns that run with
+  ``existed=True``; so does ``resume=True`` with a name that exists. Otherwise a new run is
+  made; a name already taken gets a ``-2``, ``-3``... suffix.
+* **Writes.** :meth:`Store.write` applies one :class:`~runlane.entities.Batch` for one run:
+  params, metadata, metric rows, logs, events, tracks, lineage, then run patches. Within a
+  kind, records keep call order. Metric rows get contiguous 0-based indices per stream, unique
+  even when several processes write the same run. When ``write`` returns, the data is visible
+  to every reader (durable against a crash of the writing process, not of the machine);
+  :meth:`Store.sync` makes it durable against power loss (fsync).
+* **Failures.** Driver errors are raised as :class:`~runlane.errors.StoreError` with the
+  cause chained; a failed ``write`` applied nothing or a prefix of whole records, never half a
+  record. Unknown runs or streams raise :class:`~runlane.errors.NotFoundError`, except
+  reads of a never-logged stream, which return empty results.
+* **Reads** see every completed ``write``. Torn records left by a crashed writer are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from runlane.entities import (
+    Batch,
+    Event,
+    LineageRecord,
+    LogRecord,
+    ParamsDoc,
+    RowsPage,
+    RunInfo,
+    RunSpec,
+    StreamInfo,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Where runs live. See the module docstring for the contracts."""
+
+    @property
+    def uri(self) -> str:
+        """A string that :func:`runlane.store.registry.open_store` turns back into this store."""
+        ...
+
+    # --- runs ---------------------------------------------------------------------------
+    def create_run(self, spec: RunSpec) -> tuple[RunInfo, bool]:
+        """Create a run, or get the existing one (see *Create-or-get*). Durable on return."""
+        ...
+
+    def get_run(self, run_id: str) -> RunInfo:
+        """Return the run's current info, with ``status`` ``crashed`` when its heartbeat is
+        stale. Raises NotFoundError."""
+        ...
+
+    def resolve_run(self, ref: str) -> str:
+        """Turn an id, an id prefix of ≥ 6 characters, an ``owner/project/[folder/]name``
+        prefix or (local stores) a run folder path into a run id. Raises NotFoundError."""
+        ...
+
+    def list_runs(
+        self,
+        *,
+        project: str | None = None,
+        where: str | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RunInfo]:
+        """Runs matching the filter language expression ``where`` (see :mod:`runlane.query`),
+        in ``project`` (``owner/project`` or ``project``) when given, ordered by ``sort``
+        (``"-created"`` by default)."""
+        ...
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run and everything in it. Raises NotFoundError."""
+        ...
+
+    def heartbeat(self, run_id: str, at: float) -> None:
+        """Record that the run's process is alive at ``at``."""
+        ...
+
+    # --- writes -------------------------------------------------------------------------
+    def write(self, run_id: str, batch: Batch) -> None:
+        """Apply a batch (see *Writes*)."""
+        ...
+
+    def sync(self, run_id: str) -> None:
+        """Make everything written for the run durable against power loss."""
+        ...
+
+    # --- reads --------------------------------------------------------------------------
+    def read_params(self, run_id: str) -> ParamsDoc: ...
+
+    def read_metadata(self, run_id: str) -> dict[str, tuple[dict[str, Any], float]]:
+        """Metadata documents: key → (value, updated_at)."""
+        ...
+
+    def list_streams(self, run_id: str) -> list[StreamInfo]: ...
+
+    def read_rows(self, run_id: str, stream: str, start: int = 0, limit: int = 1000) -> RowsPage:
+        """Rows ``start .. start+limit-1`` by index; an unknown stream reads as empty."""
+        ...
+
+    def read_columns(
+        self, run_id: str, stream: str, fields: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray[Any, Any]]:
+        """Numeric columns of a stream: ``_index`` (int64), ``_step`` (float64), ``_ts``
+        (float64) and each requested field (all numeric fields when ``None``) as float64
+        with NaN where a row lacks the field or holds a non-number."""
+        ...
+
+    def read_logs(
+        self, run_id: str, start: int = 0, limit: int | None = None, level: str | None = None
+    ) -> list[LogRecord]:
+        """Logs in sequence order from sequence number ``start``; ``level`` is a minimum."""
+        ...
+
+    def read_events(self, run_id: str, since: float | None = None) -> list[Event]: ...
+
+    def list_tracks(self, run_id: str) -> list[str]: ...
+
+    def read_track(
+        self,
+        run_id: str,
+        topic: str,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Entries ``{"timestamp": t, **fields}`` with ``start <= t < end``, by timestamp."""
+        ...
+
+    def read_lineage(self, run_id: str) -> list[LineageRecord]: ...
+
+    def run_path(self, run_id: str) -> str | None:
+        """The run's folder for stores that have one (artifacts live there), else None."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and handles. The store is unusable afterwards."""
+        ...

@@ -1,0 +1,28 @@
+"""Wallclock helpers: epoch floats everywhere inside, ISO-8601 UTC ``...Z`` strings on disk.
+
+ML-Dash writes naive-UTC ISO strings with a ``Z`` suffix and microseconds; so do we.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+now = time.time
+
+
+def iso(ts: float | None = None) -> str:
+    """Format epoch seconds (default: now) as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
+    moment = datetime.fromtimestamp(time.time() if ts is None else ts, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> float:
+    """Parse an ISO-8601 date or datetime (``Z`` or offset; naive means UTC) to epoch seconds."""
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
