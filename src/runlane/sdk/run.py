@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from runlane.artifacts.run_methods import ArtifactWrites
 from runlane.entities import (
     LEVEL_RANK,
     LOG_LEVELS,
@@ -107,7 +108,7 @@ def _check_timestamp(value: object) -> float:
     return float(value)
 
 
-class Run(RunView):
+class Run(ArtifactWrites, RunView):
     """A live run. Create it with :func:`runlane.init`; use it as a context manager to end it
     with ``succeeded`` (or ``failed``/``stopped`` on an exception)."""
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from runlane.artifacts.run_methods import ArtifactReads
 from runlane.entities import Event, LineageRecord, LogRecord, RunInfo, StreamInfo
 from runlane.errors import InvalidArgumentError, RunStateError
 from runlane.names import check_name, check_path
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 DEFAULT_STREAM = "default"
 
 
-class RunView:
+class RunView(ArtifactReads):
     """A run, read-only. ``run.info`` is fetched fresh on each access."""
 
     def __init__(self, store: Store, run_id: str) -> None:

@@ -1,0 +1,1 @@
+"""Artifacts, versioned assets, models and lineage (see issue "Artifacts...")."""
