@@ -17,6 +17,7 @@ import math
 import numbers
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal as TypingLiteral
 
 ValueKind = TypingLiteral["null", "bool", "num", "text", "other"]
@@ -85,6 +86,7 @@ def like_parts(pattern: str) -> list[LikePart]:
     return parts
 
 
+@lru_cache(maxsize=256)
 def like_regex(pattern: str, fold: bool) -> re.Pattern[str]:
     """Compile a ``like`` pattern to a regex for ``fullmatch``; ``fold`` lowers ASCII literals."""
     out: list[str] = []
