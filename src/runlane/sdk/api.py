@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -99,7 +99,9 @@ def init(
     )
     info, existed = target.create_run(spec)
     run = Run(target, info.id, existed=existed, source=source, echo_logs=echo_logs)
-    if Status(info.status) is Status.CREATED or not existed:
+    if not Status(info.status).terminal:
+        if existed:  # a resumed run (crashed, or joined by another process) is alive again
+            target.heartbeat(info.id, time.time())
         run.start()
     if config is not None:
         run.params.set(config)

@@ -45,12 +45,12 @@ def detach(run: Run) -> None:
     """Stop routing to ``run``; remove the tee when no run is left."""
     global _capture
     with _lock:
-        if run in _runs:
-            _runs.remove(run)
-        if not _runs and _capture is not None:
-            _capture.stop()
+        if run in _runs and _runs == [run] and _capture is not None:
+            _capture.stop()  # flushes a pending unterminated line to ``run`` before it leaves
             _capture = None
             _originals.clear()
+        if run in _runs:
+            _runs.remove(run)
 
 
 def write_uncaptured(stream: str, text: str) -> None:

@@ -91,6 +91,13 @@ class RunView(ArtifactReads):
 
     # --- logs, events, tracks, lineage --------------------------------------------------
     def logs(self, start: int = 0, limit: int | None = None, level: str | None = None) -> list[LogRecord]:
+        """Logs from sequence number ``start``; ``level`` (any spelling ``log_message``
+        accepts, e.g. ``"warning"``) is a minimum. Raises InvalidArgumentError for an unknown
+        level."""
+        if level is not None:
+            from runlane.sdk.run import normalize_level
+
+            level = normalize_level(level)
         self._before_read()
         return self.store.read_logs(self.id, start, limit, level)
 

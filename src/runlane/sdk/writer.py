@@ -14,9 +14,12 @@ run and hands it to that run's store. Contracts:
   background error, if any, as :class:`~runlane.errors.WriteFailedError`.
 * **Failures** of a store are kept per run; the batch is retried on the next drains
   (``MAX_ATTEMPTS``), then counted as lost and reported at ``flush``/``finish``. They never
-  raise on the training loop.
-* **Fork.** In a forked child the queue is emptied (the parent writes its own items), the
-  locks are new, and a new thread is started; runs inherited from the parent keep logging.
+  raise on the training loop. ``flush``/``finish`` first keep retrying, with short pauses, for
+  up to ``RETRY_WAIT`` seconds, so a store that recovers raises nothing; ``finish`` counts what
+  is still unwritten after that as lost.
+* **Fork.** ``fork`` waits for a drain in flight, so no store lock is inherited held. In a
+  forked child the queue is emptied (the parent writes its own items), the locks are new,
+  and a new thread is started; runs inherited from the parent keep logging.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import gc
 import os
 import sys
 import threading
+import time
 import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -42,6 +46,7 @@ METRIC, LOG, EVENT, TRACK, PARAMS, META, LINEAGE, PATCH = range(8)
 SOFT_LIMIT = 20_000
 HARD_LIMIT = 200_000
 MAX_ATTEMPTS = 5
+RETRY_WAIT = 2.0
 HEARTBEAT_EVERY = 5.0
 
 
@@ -59,6 +64,11 @@ class Sink:
         self.live = True
         self.last_beat = now()
 
+    def give_up(self) -> None:
+        """Count the batches still waiting for a retry as lost (the run is ending)."""
+        self.lost += len(self.retry)
+        self.retry = []
+
     def raise_errors(self) -> None:
         """Raise the first kept failure (and forget them) as WriteFailedError."""
         if not self.errors:
@@ -67,6 +77,8 @@ class Sink:
         self.errors = []
         self.lost = 0
         detail = f"; {lost} batch(es) could not be written and were dropped" if lost else ""
+        if self.retry:
+            detail += f"; {len(self.retry)} batch(es) are kept and retried"
         raise WriteFailedError(
             f"{count} background write(s) to run {self.run_id} failed: {first}{detail}"
         ) from first
@@ -106,12 +118,22 @@ class Writer:
             self._wake.set()
 
     def flush(self, sink: Sink | None = None) -> None:
-        """Write everything queued so far; raise the sink's kept failures, if any."""
+        """Write everything queued so far; then retry the sink's failed batches (see
+        :meth:`settle`) and raise its kept failures, if any, as WriteFailedError."""
         self.drain()
         if sink is not None:
-            if sink.retry:
-                self.drain()
+            self.settle(sink)
             sink.raise_errors()
+
+    def settle(self, sink: Sink, wait: float | None = None) -> None:
+        """Retry ``sink``'s failed batches, pausing briefly between drains, until they are
+        written, given up after MAX_ATTEMPTS, or ``wait`` (default RETRY_WAIT) seconds pass."""
+        deadline = time.monotonic() + (RETRY_WAIT if wait is None else wait)
+        pause = 0.01
+        while sink.retry and time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+            self.drain()
 
     # --- writer side --------------------------------------------------------------------
     def _loop(self) -> None:
@@ -259,11 +281,34 @@ def get_writer() -> Writer:
     return _writer
 
 
+_held_across_fork: Writer | None = None
+
+
+def _before_fork() -> None:
+    """Wait for a drain in flight: a child must not inherit locks (thread locks of a store,
+    ``flock``s on shared file descriptions) held by a writer thread it does not have."""
+    global _held_across_fork
+    writer = _writer
+    if writer is not None:
+        writer._io.acquire()
+        _held_across_fork = writer
+
+
+def _after_fork_in_parent() -> None:
+    global _held_across_fork
+    writer, _held_across_fork = _held_across_fork, None
+    if writer is not None:
+        writer._io.release()
+
+
 def _reinit_after_fork() -> None:
-    global _writer_lock
+    global _writer_lock, _held_across_fork
     _writer_lock = threading.Lock()
+    _held_across_fork = None
     if _writer is not None:
         _writer._after_fork_in_child()
 
 
-os.register_at_fork(after_in_child=_reinit_after_fork)
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_reinit_after_fork
+)

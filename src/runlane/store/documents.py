@@ -96,7 +96,9 @@ def new_document(spec: RunSpec, name: str, run_id: str, at: float) -> dict[str, 
 def apply_patch(doc: dict[str, Any], patch: RunPatch) -> bool:
     """Apply ``patch`` to ``doc`` in place; return whether anything changed.
 
-    Terminal statuses are sticky: a status change on a terminal run is ignored.
+    Terminal statuses are sticky: a status change on a terminal run is ignored. ``running``
+    on a run already running records this process as the run's process when the recorded
+    one is gone (a resumed run is alive again).
     """
     changed = False
     for attr, key in (
@@ -133,9 +135,22 @@ def apply_patch(doc: dict[str, Any], patch: RunPatch) -> bool:
                 doc["pid"] = os.getpid()
                 doc["host"] = HOSTNAME
             changed = True
+        elif target is Status.RUNNING and current is Status.RUNNING and _claimable(doc):
+            doc["pid"] = os.getpid()  # a process resuming a crashed run takes over liveness
+            doc["host"] = HOSTNAME
+            changed = True
     if changed:
         doc["updated_at"] = iso(patch.at)
     return changed
+
+
+def _claimable(doc: dict[str, Any]) -> bool:
+    """Whether this process may record itself as a running run's process: the recorded one
+    is on another host, or on this host and gone."""
+    pid, host = doc.get("pid"), doc.get("host")
+    if host != HOSTNAME or not isinstance(pid, int):
+        return True
+    return pid != os.getpid() and not _pid_alive(pid)
 
 
 def derive_status(doc: dict[str, Any], heartbeat_at: float | None, now: float) -> str:

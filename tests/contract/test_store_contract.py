@@ -1,0 +1,635 @@
+"""The Store contract: every backend passes this one suite (see ``conftest.STORE_FACTORIES``).
+
+Tests talk to the Store protocol directly, with hand-built specs and batches, so that what a
+backend must do is written down once, independent of the SDK.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from runlane.entities import (
+    Batch,
+    Event,
+    LineageRecord,
+    LogRecord,
+    MetadataUpdate,
+    ParamsUpdate,
+    RunPatch,
+    RunSpec,
+    TrackEntry,
+)
+from runlane.errors import InvalidArgumentError, NotFoundError
+from runlane.store.base import Store
+from runlane.store.documents import HEARTBEAT_STALE_AFTER
+from runlane.values import encode_bytes
+
+
+def spec(name: str | None = None, **kw: Any) -> RunSpec:
+    kw.setdefault("owner", "alice")
+    kw.setdefault("project", "vision")
+    return RunSpec(name=name, **kw)
+
+
+def make_run(store: Store, name: str | None = None, **kw: Any) -> str:
+    info, existed = store.create_run(spec(name, **kw))
+    assert existed is False
+    return info.id
+
+
+def rows_batch(stream: str, rows: list[dict[str, Any]], nonfinite: bool = False) -> Batch:
+    batch = Batch(rows={stream: rows})
+    if nonfinite:
+        batch.nonfinite.add(stream)
+    return batch
+
+
+def log(level: str, message: str, ts: float = 1000.0, **kw: Any) -> LogRecord:
+    return LogRecord(level=level, message=message, timestamp=ts, **kw)
+
+
+# --- create, get, resolve -------------------------------------------------------------------------
+
+
+def test_store_satisfies_protocol(store: Store) -> None:
+    assert isinstance(store, Store)
+    assert isinstance(store.uri, str) and store.uri
+
+
+def test_create_run_returns_new_run_with_spec_fields(store: Store) -> None:
+    info, existed = store.create_run(
+        spec(
+            "resnet",
+            folder="sweeps/a",
+            group="g1",
+            description="first try",
+            tags=("x", "y", "x"),
+            framework="torch",
+            backend="cuda",
+            extra={"k": 1},
+        )
+    )
+    assert existed is False
+    assert (info.owner, info.project, info.name, info.folder) == (
+        "alice",
+        "vision",
+        "resnet",
+        "sweeps/a",
+    )
+    assert info.group == "g1"
+    assert info.description == "first try"
+    assert info.tags == ("x", "y")
+    assert (info.framework, info.backend) == ("torch", "cuda")
+    assert info.status == "created"
+    assert [c.status for c in info.status_history] == ["created"]
+    assert info.extra == {"k": 1}
+    assert info.prefix == "alice/vision/sweeps/a/resnet"
+    assert abs(info.created_at - time.time()) < 60
+    assert store.get_run(info.id) == store.get_run(info.id)
+    assert store.get_run(info.id).name == "resnet"
+
+
+def test_run_without_name_is_named_by_its_id(store: Store) -> None:
+    info, _ = store.create_run(spec())
+    assert info.name == info.id
+
+
+def test_taken_names_get_numbered_suffixes(store: Store) -> None:
+    names = [store.create_run(spec("run"))[0].name for _ in range(3)]
+    assert names == ["run", "run-2", "run-3"]
+    # the same name in another project or folder is free
+    assert store.create_run(spec("run", project="other"))[0].name == "run"
+    assert store.create_run(spec("run", folder="f"))[0].name == "run"
+
+
+def test_external_id_is_create_or_get(store: Store) -> None:
+    first, existed_first = store.create_run(spec("a", external_id="job-17"))
+    again, existed_again = store.create_run(spec("b", external_id="job-17"))
+    assert existed_first is False
+    assert existed_again is True
+    assert again.id == first.id
+    assert again.name == "a"
+    assert again.external_id == "job-17"
+    # scoped to owner/project
+    other, existed_other = store.create_run(spec("a", project="other", external_id="job-17"))
+    assert existed_other is False
+    assert other.id != first.id
+
+
+def test_resume_by_name_returns_existing_run(store: Store) -> None:
+    first, _ = store.create_run(spec("train", folder="f"))
+    again, existed = store.create_run(spec("train", folder="f", resume=True))
+    assert existed is True
+    assert again.id == first.id
+    fresh, existed_fresh = store.create_run(spec("never-made", resume=True))
+    assert existed_fresh is False
+    assert fresh.name == "never-made"
+
+
+def test_explicit_run_id_is_kept_and_rejoined(store: Store) -> None:
+    info, existed = store.create_run(spec("a", run_id="fixedid0001"))
+    assert (info.id, existed) == ("fixedid0001", False)
+    again, existed_again = store.create_run(spec("a", run_id="fixedid0001"))
+    assert (again.id, existed_again) == ("fixedid0001", True)
+
+
+def test_unknown_run_raises_not_found_everywhere(store: Store) -> None:
+    calls = [
+        lambda: store.get_run("nope-nope"),
+        lambda: store.resolve_run("nope-nope"),
+        lambda: store.delete_run("nope-nope"),
+        lambda: store.heartbeat("nope-nope", time.time()),
+        lambda: store.write("nope-nope", Batch(logs=[log("info", "x")])),
+        lambda: store.read_params("nope-nope"),
+        lambda: store.read_metadata("nope-nope"),
+        lambda: store.list_streams("nope-nope"),
+        lambda: store.read_rows("nope-nope", "default"),
+        lambda: store.read_columns("nope-nope", "default"),
+        lambda: store.read_logs("nope-nope"),
+        lambda: store.read_events("nope-nope"),
+        lambda: store.list_tracks("nope-nope"),
+        lambda: store.read_track("nope-nope", "t"),
+        lambda: store.read_lineage("nope-nope"),
+    ]
+    for call in calls:
+        with pytest.raises(NotFoundError, match="nope-nope"):
+            call()
+
+
+def test_resolve_run_by_id_prefix_and_name_prefix(store: Store) -> None:
+    run_id = make_run(store, "named", folder="a/b")
+    make_run(store, "other")
+    assert store.resolve_run(run_id) == run_id
+    assert store.resolve_run(run_id[:8]) == run_id
+    assert store.resolve_run("alice/vision/a/b/named") == run_id
+    with pytest.raises(NotFoundError):
+        store.resolve_run("alice/vision/missing")
+    with pytest.raises(NotFoundError):
+        store.resolve_run(run_id[:3])  # too short to be a prefix
+
+
+# --- list, delete ---------------------------------------------------------------------------------
+
+
+def _three_runs(store: Store) -> dict[str, str]:
+    ids = {}
+    for name, lr, tags in (("a", 0.1, ("x",)), ("b", 0.01, ("y",)), ("c", 0.001, ("x", "y"))):
+        ids[name] = make_run(store, name, tags=tags)
+        store.write(ids[name], Batch(params=[ParamsUpdate({"lr": lr, "opt.name": "adam"})]))
+        time.sleep(0.002)  # distinct creation times
+    ids["z"] = make_run(store, "z", owner="bob", project="audio")
+    return ids
+
+
+def test_list_runs_filters_by_project(store: Store) -> None:
+    _three_runs(store)
+    assert sorted(r.name for r in store.list_runs()) == ["a", "b", "c", "z"]
+    assert sorted(r.name for r in store.list_runs(project="alice/vision")) == ["a", "b", "c"]
+    assert sorted(r.name for r in store.list_runs(project="vision")) == ["a", "b", "c"]
+    assert [r.name for r in store.list_runs(project="bob/audio")] == ["z"]
+    assert store.list_runs(project="bob/vision") == []
+
+
+def test_list_runs_where(store: Store) -> None:
+    _three_runs(store)
+    assert {r.name for r in store.list_runs(where="params.lr >= 0.01")} == {"a", "b"}
+    assert {r.name for r in store.list_runs(where="tags contains 'x'")} == {"a", "c"}
+    assert {r.name for r in store.list_runs(where="params.opt.name = 'adam' and name != 'a'")} == {
+        "b",
+        "c",
+    }
+    assert store.list_runs(where="name = 'nothing'") == []
+
+
+def test_list_runs_sort_limit_offset(store: Store) -> None:
+    _three_runs(store)
+    assert [r.name for r in store.list_runs(project="vision")] == ["c", "b", "a"]  # newest first
+    assert [r.name for r in store.list_runs(project="vision", sort="name")] == ["a", "b", "c"]
+    assert [r.name for r in store.list_runs(project="vision", sort="-name")] == ["c", "b", "a"]
+    assert [r.name for r in store.list_runs(project="vision", sort="params.lr")] == ["c", "b", "a"]
+    assert [r.name for r in store.list_runs(project="vision", sort="name", limit=2)] == ["a", "b"]
+    assert [r.name for r in store.list_runs(project="vision", sort="name", offset=1)] == ["b", "c"]
+    page = store.list_runs(project="vision", sort="name", limit=1, offset=1)
+    assert [r.name for r in page] == ["b"]
+
+
+def test_delete_run_removes_everything(store: Store) -> None:
+    ids = _three_runs(store)
+    store.write(ids["a"], rows_batch("default", [{"x": 1}]))
+    store.delete_run(ids["a"])
+    with pytest.raises(NotFoundError):
+        store.get_run(ids["a"])
+    with pytest.raises(NotFoundError):
+        store.read_rows(ids["a"], "default")
+    assert "a" not in {r.name for r in store.list_runs()}
+    # the name is free again
+    assert store.create_run(spec("a"))[0].name == "a"
+
+
+# --- params and metadata --------------------------------------------------------------------------
+
+
+def test_params_merge_reset_and_version(store: Store) -> None:
+    run_id = make_run(store)
+    empty = store.read_params(run_id)
+    assert (empty.version, empty.data) == (0, {})
+    store.write(run_id, Batch(params=[ParamsUpdate({"lr": 0.1, "model.depth": 18}, at=1000.0)]))
+    store.write(run_id, Batch(params=[ParamsUpdate({"lr": 0.2, "seed": 3}, at=1001.0)]))
+    doc = store.read_params(run_id)
+    assert doc.data == {"lr": 0.2, "model.depth": 18, "seed": 3}
+    assert doc.version == 2
+    assert doc.updated_at == pytest.approx(1001.0)
+    # two updates in one batch count as two versions, applied in order
+    store.write(
+        run_id,
+        Batch(
+            params=[
+                ParamsUpdate({"only": True}, reset=True, at=1002.0),
+                ParamsUpdate({"b": [1, 2]}),
+            ]
+        ),
+    )
+    doc = store.read_params(run_id)
+    assert doc.data == {"only": True, "b": [1, 2]}
+    assert doc.version == 4
+
+
+def test_metadata_documents(store: Store) -> None:
+    run_id = make_run(store)
+    assert store.read_metadata(run_id) == {}
+    store.write(run_id, Batch(metadata=[MetadataUpdate("env", {"python": "3.11"}, 1000.0)]))
+    store.write(
+        run_id,
+        Batch(
+            metadata=[
+                MetadataUpdate("hw", {"gpus": ["a100"], "n": 2}, 1001.0),
+                MetadataUpdate("env", {"python": "3.12"}, 1002.0),
+            ]
+        ),
+    )
+    meta = store.read_metadata(run_id)
+    assert meta["env"][0] == {"python": "3.12"}
+    assert meta["env"][1] == pytest.approx(1002.0)
+    assert meta["hw"] == ({"gpus": ["a100"], "n": 2}, pytest.approx(1001.0))
+
+
+# --- metric rows ----------------------------------------------------------------------------------
+
+
+def test_rows_get_contiguous_indices_across_writes(store: Store) -> None:
+    run_id = make_run(store)
+    store.write(run_id, rows_batch("default", [{"loss": float(i), "_step": i} for i in range(3)]))
+    store.write(run_id, rows_batch("default", [{"loss": 3.0, "_step": 3}]))
+    store.write(
+        run_id,
+        Batch(rows={"default": [{"loss": 4.0, "_step": 4}], "eval": [{"acc": 0.5}, {"acc": 0.6}]}),
+    )
+    page = store.read_rows(run_id, "default")
+    assert [i for i, _, _ in page.rows] == [0, 1, 2, 3, 4]
+    assert [d["loss"] for _, d, _ in page.rows] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert page.total == 5
+    assert all(isinstance(created, str) and created.endswith("Z") for _, _, created in page.rows)
+    assert [i for i, _, _ in store.read_rows(run_id, "eval").rows] == [0, 1]
+    streams = {s.name: s for s in store.list_streams(run_id)}
+    assert set(streams) == {"default", "eval"}
+    assert streams["default"].count == 5
+    assert {"loss", "_step"} <= set(streams["default"].fields)
+    assert streams["eval"].count == 2
+
+
+def test_rows_keep_values_of_every_kind(store: Store) -> None:
+    run_id = make_run(store)
+    row = {
+        "i": 7,
+        "f": 0.5,
+        "nan": math.nan,
+        "pinf": math.inf,
+        "ninf": -math.inf,
+        "t": True,
+        "s": "text",
+        "raw": encode_bytes(b"\x00\xff"),
+        "none": None,
+        "_ts": 1000.5,
+    }
+    store.write(run_id, rows_batch("default", [row], nonfinite=True))
+    store.write(run_id, rows_batch("default", [{"f": 1.5}]))
+    (_, data, _), (_, second, _) = store.read_rows(run_id, "default").rows
+    assert data["i"] == 7 and type(data["i"]) is int
+    assert data["f"] == 0.5
+    assert math.isnan(data["nan"])
+    assert data["pinf"] == math.inf and data["ninf"] == -math.inf
+    assert data["t"] is True
+    assert data["s"] == "text"
+    assert data["raw"] == b"\x00\xff"
+    assert data["none"] is None
+    assert data["_ts"] == 1000.5
+    assert second == {"f": 1.5}
+
+
+def test_read_rows_paging_shape(store: Store) -> None:
+    run_id = make_run(store)
+    store.write(run_id, rows_batch("default", [{"v": i} for i in range(10)]))
+    page = store.read_rows(run_id, "default", start=3, limit=4)
+    assert [i for i, _, _ in page.rows] == [3, 4, 5, 6]
+    assert (page.start_index, page.total) == (3, 10)
+    shape = page.to_dict()
+    assert set(shape) == {"data", "startIndex", "endIndex", "total", "hasMore"}
+    assert shape["startIndex"] == 3
+    assert shape["endIndex"] == 6
+    assert shape["total"] == 4
+    assert shape["hasMore"] is True
+    assert shape["data"][0] == {"index": 3, "data": {"v": 3}, "createdAt": page.rows[0][2]}
+    last = store.read_rows(run_id, "default", start=8, limit=4).to_dict()
+    assert [d["index"] for d in last["data"]] == [8, 9]
+    assert (last["endIndex"], last["hasMore"]) == (9, False)
+    tail = store.read_rows(run_id, "default", start=-3, limit=10)
+    assert [i for i, _, _ in tail.rows] == [7, 8, 9]
+    beyond = store.read_rows(run_id, "default", start=50, limit=5)
+    assert beyond.rows == []
+    assert beyond.to_dict()["hasMore"] is False
+    assert store.read_rows(run_id, "default", start=0, limit=0).rows == []
+
+
+def test_never_logged_stream_reads_empty(store: Store) -> None:
+    run_id = make_run(store)
+    page = store.read_rows(run_id, "never")
+    assert (page.rows, page.total) == ([], 0)
+    assert page.to_dict() == {
+        "data": [],
+        "startIndex": 0,
+        "endIndex": -1,
+        "total": 0,
+        "hasMore": False,
+    }
+    cols = store.read_columns(run_id, "never")
+    assert list(cols) == ["_index"]
+    assert cols["_index"].dtype == np.int64 and len(cols["_index"]) == 0
+    assert store.list_streams(run_id) == []
+
+
+def test_read_columns_nan_for_missing_and_non_numeric(store: Store) -> None:
+    run_id = make_run(store)
+    store.write(run_id, rows_batch("default", [{"a": 1, "b": "x"}, {"a": 2.5}]))
+    store.write(run_id, rows_batch("default", [{"b": 3, "c": True}, {"a": None}]))
+    cols = store.read_columns(run_id, "default", ["a", "b", "c", "absent"])
+    assert cols["_index"].tolist() == [0, 1, 2, 3]
+    assert cols["_index"].dtype == np.int64
+    for name in ("a", "b", "c", "absent"):
+        assert cols[name].dtype == np.float64
+        assert len(cols[name]) == 4
+    np.testing.assert_array_equal(cols["a"], [1.0, 2.5, np.nan, np.nan])
+    np.testing.assert_array_equal(cols["b"], [np.nan, np.nan, 3.0, np.nan])
+    np.testing.assert_array_equal(cols["c"], [np.nan, np.nan, 1.0, np.nan])
+    assert np.isnan(cols["absent"]).all()
+    every = store.read_columns(run_id, "default")
+    assert {"_index", "a", "b", "c"} <= set(every)
+    np.testing.assert_array_equal(every["a"], cols["a"])
+
+
+def test_read_columns_keeps_nonfinite_values(store: Store) -> None:
+    run_id = make_run(store)
+    store.write(
+        run_id, rows_batch("default", [{"v": math.inf}, {"v": -math.inf}, {"v": 1.0}], True)
+    )
+    store.write(run_id, rows_batch("default", [{"v": math.nan}], True))
+    values = store.read_columns(run_id, "default", ["v"])["v"]
+    assert values[:3].tolist() == [math.inf, -math.inf, 1.0]
+    assert math.isnan(values[3])
+
+
+# --- logs, events, tracks, lineage ----------------------------------------------------------------
+
+
+def test_logs_get_sequence_numbers_and_filter_by_level(store: Store) -> None:
+    run_id = make_run(store)
+    store.write(
+        run_id,
+        Batch(logs=[log("debug", "d", 1000.0), log("info", "i", 1001.0, metadata={"k": [1, 2]})]),
+    )
+    store.write(
+        run_id,
+        Batch(
+            logs=[log("warn", "w", 1002.0, source="rank1"), log("error", "e"), log("fatal", "f")]
+        ),
+    )
+    logs = store.read_logs(run_id)
+    assert [(r.seq, r.message, r.level) for r in logs] == [
+        (0, "d", "debug"),
+        (1, "i", "info"),
+        (2, "w", "warn"),
+        (3, "e", "error"),
+        (4, "f", "fatal"),
+    ]
+    assert logs[1].metadata == {"k": [1, 2]}
+    assert logs[2].source == "rank1"
+    assert logs[1].timestamp == pytest.approx(1001.0, abs=1e-3)
+    assert [r.message for r in store.read_logs(run_id, level="warn")] == ["w", "e", "f"]
+    assert [r.message for r in store.read_logs(run_id, level="error")] == ["e", "f"]
+    assert [r.seq for r in store.read_logs(run_id, start=3)] == [3, 4]
+    assert [r.seq for r in store.read_logs(run_id, start=1, limit=2)] == [1, 2]
+    assert [r.seq for r in store.read_logs(run_id, level="warn", limit=1)] == [2]
+
+
+def test_events_in_order_and_since(store: Store) -> None:
+    run_id = make_run(store)
+    store.write(
+        run_id,
+        Batch(
+            events=[
+                Event("started", 1000.0, source="trainer"),
+                Event("epoch", 1010.0, metadata={"epoch": 1}),
+            ]
+        ),
+    )
+    store.write(run_id, Batch(events=[Event("epoch", 1020.0, metadata={"epoch": 2})]))
+    events = store.read_events(run_id)
+    assert [(e.name, e.wallclock) for e in events] == [
+        ("started", 1000.0),
+        ("epoch", 1010.0),
+        ("epoch", 1020.0),
+    ]
+    assert events[0].source == "trainer"
+    assert events[1].metadata == {"epoch": 1}
+    assert [e.wallclock for e in store.read_events(run_id, since=1010.0)] == [1010.0, 1020.0]
+    assert store.read_events(run_id, since=5000.0) == []
+
+
+def test_tracks_merge_same_timestamp_and_read_ranges(store: Store) -> None:
+    run_id = make_run(store)
+    assert store.list_tracks(run_id) == []
+    assert store.read_track(run_id, "robot/pose") == []
+    store.write(
+        run_id,
+        Batch(
+            tracks=[
+                TrackEntry("robot/pose", 2.0, {"x": 1.0}),
+                TrackEntry("robot/pose", 1.0, {"x": 0.0, "y": 0.0}),
+                TrackEntry("robot/pose", 2.0, {"y": 5.0, "x": 9.0}),
+                TrackEntry("camera", 1.5, {"frame": 3}),
+            ]
+        ),
+    )
+    store.write(run_id, Batch(tracks=[TrackEntry("robot/pose", 3.0, {"x": 2.0})]))
+    assert sorted(store.list_tracks(run_id)) == ["camera", "robot/pose"]
+    assert store.read_track(run_id, "robot/pose") == [
+        {"timestamp": 1.0, "x": 0.0, "y": 0.0},
+        {"timestamp": 2.0, "x": 9.0, "y": 5.0},
+        {"timestamp": 3.0, "x": 2.0},
+    ]
+    assert [e["timestamp"] for e in store.read_track(run_id, "robot/pose", start=2.0)] == [2.0, 3.0]
+    assert [e["timestamp"] for e in store.read_track(run_id, "robot/pose", end=3.0)] == [1.0, 2.0]
+    assert [e["timestamp"] for e in store.read_track(run_id, "robot/pose", 1.5, 2.5)] == [2.0]
+    assert store.read_track(run_id, "camera") == [{"timestamp": 1.5, "frame": 3}]
+
+
+def test_lineage_round_trip(store: Store) -> None:
+    run_id = make_run(store)
+    records = [
+        LineageRecord(
+            "train-set", "data", "/data/train", True, "ab" * 32, 1234, {"rows": 10}, 1000.0
+        ),
+        LineageRecord("model", "model", None, False, None, None, None, 1001.0),
+    ]
+    store.write(run_id, Batch(lineage=records[:1]))
+    store.write(run_id, Batch(lineage=records[1:]))
+    assert store.read_lineage(run_id) == records
+
+
+def test_one_batch_of_every_kind(store: Store) -> None:
+    run_id = make_run(store)
+    batch = Batch(
+        params=[ParamsUpdate({"lr": 0.1})],
+        metadata=[MetadataUpdate("m", {"a": 1}, 1.0)],
+        rows={"default": [{"loss": 1.0}]},
+        logs=[log("info", "hello")],
+        events=[Event("e", 1.0)],
+        tracks=[TrackEntry("t", 1.0, {"v": 1})],
+        lineage=[LineageRecord("d", "data", None, True)],
+        patches=[
+            RunPatch(status="running", at=time.time()),
+            RunPatch(status="succeeded", at=time.time()),
+        ],
+    )
+    store.write(run_id, batch)
+    assert store.read_params(run_id).data == {"lr": 0.1}
+    assert store.read_metadata(run_id)["m"][0] == {"a": 1}
+    assert store.read_rows(run_id, "default").rows[0][1] == {"loss": 1.0}
+    assert [r.message for r in store.read_logs(run_id)] == ["hello"]
+    assert [e.name for e in store.read_events(run_id)] == ["e"]
+    assert store.read_track(run_id, "t") == [{"timestamp": 1.0, "v": 1}]
+    assert [r.name for r in store.read_lineage(run_id)] == ["d"]
+    assert store.get_run(run_id).status == "succeeded"
+    store.sync(run_id)  # durable; must not fail
+
+
+# --- patches, status, liveness --------------------------------------------------------------------
+
+
+def test_patches_change_run_fields(store: Store) -> None:
+    run_id = make_run(store, "before", tags=("a",))
+    created = store.get_run(run_id)
+    time.sleep(0.002)
+    store.write(
+        run_id,
+        Batch(
+            patches=[
+                RunPatch(
+                    name="after",
+                    description="d",
+                    framework="jax",
+                    backend="tpu",
+                    group="g",
+                    extra={"k": 1},
+                    at=time.time(),
+                ),
+                RunPatch(extra={"j": [1, 2]}, at=time.time()),
+            ]
+        ),
+    )
+    info = store.get_run(run_id)
+    assert (info.name, info.description, info.framework, info.backend, info.group) == (
+        "after",
+        "d",
+        "jax",
+        "tpu",
+        "g",
+    )
+    assert info.extra == {"k": 1, "j": [1, 2]}
+    assert info.updated_at > created.updated_at
+
+
+def test_tags_add_and_reset(store: Store) -> None:
+    run_id = make_run(store, tags=("a", "b"))
+    store.write(run_id, Batch(patches=[RunPatch(tags=("b", "c"), at=time.time())]))
+    assert store.get_run(run_id).tags == ("a", "b", "c")
+    store.write(run_id, Batch(patches=[RunPatch(tags=("z",), reset_tags=True, at=time.time())]))
+    assert store.get_run(run_id).tags == ("z",)
+    assert [r.id for r in store.list_runs(where="tags contains 'z'")] == [run_id]
+    assert store.list_runs(where="tags contains 'a'") == []
+
+
+def test_status_history_and_sticky_terminal(store: Store) -> None:
+    run_id = make_run(store)
+    t = time.time()
+    store.write(run_id, Batch(patches=[RunPatch(status="running", at=t)]))
+    assert store.get_run(run_id).status == "running"
+    store.write(run_id, Batch(patches=[RunPatch(status="failed", status_message="boom", at=t + 1)]))
+    store.write(run_id, Batch(patches=[RunPatch(status="succeeded", at=t + 2)]))
+    store.write(run_id, Batch(patches=[RunPatch(status="running", at=t + 3)]))
+    info = store.get_run(run_id)
+    assert info.status == "failed"
+    assert [(c.status, c.message) for c in info.status_history] == [
+        ("created", None),
+        ("running", None),
+        ("failed", "boom"),
+    ]
+    assert info.status_history[2].at == pytest.approx(t + 1)
+    assert [r.id for r in store.list_runs(where="status = 'failed'")] == [run_id]
+
+
+def test_status_aliases_and_invalid_status(store: Store) -> None:
+    run_id = make_run(store)
+    store.write(run_id, Batch(patches=[RunPatch(status="COMPLETED", at=time.time())]))
+    assert store.get_run(run_id).status == "succeeded"
+    other = make_run(store)
+    with pytest.raises(InvalidArgumentError, match="bogus"):
+        store.write(other, Batch(patches=[RunPatch(status="bogus", at=time.time())]))
+
+
+def test_stale_heartbeat_reads_as_crashed(store: Store) -> None:
+    run_id = make_run(store)
+    t = time.time()
+    store.write(run_id, Batch(patches=[RunPatch(status="running", at=t)]))
+    store.heartbeat(run_id, t)
+    assert store.get_run(run_id).status == "running"
+    store.heartbeat(run_id, t - HEARTBEAT_STALE_AFTER - 60)
+    assert store.get_run(run_id).status == "crashed"
+    assert [r.status for r in store.list_runs()] == ["crashed"]
+    assert [r.id for r in store.list_runs(where="status = 'crashed'")] == [run_id]
+    store.heartbeat(run_id, time.time())  # alive again
+    assert store.get_run(run_id).status == "running"
+    assert [r.status for r in store.list_runs()] == ["running"]
+
+
+def test_stale_heartbeat_does_not_touch_finished_runs(store: Store) -> None:
+    run_id = make_run(store)
+    t = time.time()
+    store.write(
+        run_id, Batch(patches=[RunPatch(status="running", at=t), RunPatch(status="stopped", at=t)])
+    )
+    store.heartbeat(run_id, t - HEARTBEAT_STALE_AFTER - 60)
+    assert store.get_run(run_id).status == "stopped"
+    created = make_run(store)
+    store.heartbeat(created, t - HEARTBEAT_STALE_AFTER - 60)
+    assert store.get_run(created).status == "created"
+
+
+def test_crashed_cannot_be_stored(store: Store) -> None:
+    run_id = make_run(store)
+    with pytest.raises(InvalidArgumentError, match="crashed"):
+        store.write(run_id, Batch(patches=[RunPatch(status="crashed", at=time.time())]))
