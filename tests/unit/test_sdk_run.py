@@ -473,3 +473,16 @@ def test_runs_lists_views(new_run: NewRun) -> None:
     assert {v.id for v in runlane.runs("tester/tests")} == {a.id, b.id}
     assert [v.id for v in runlane.runs(where="params.lr < 0.05")] == [b.id]
     assert len(runlane.runs(limit=2)) == 2
+
+
+def test_a_process_joining_a_running_run_does_not_end_it(root: Path) -> None:
+    import runlane
+
+    creator = runlane.init("tester/tests", "shared", dir=root)
+    worker = runlane.init("tester/tests", dir=root, id=creator.id)
+    assert worker.existed and worker.joined and not creator.joined
+    worker.log({"loss": 1.0}, source="rank1")
+    worker.finish()
+    assert runlane.open(creator.id, dir=root).status == "running"
+    creator.finish()
+    assert runlane.open(creator.id, dir=root).status == "succeeded"

@@ -98,11 +98,14 @@ def init(
         resume=resume,
     )
     info, existed = target.create_run(spec)
-    run = Run(target, info.id, existed=existed, source=source, echo_logs=echo_logs)
+    joined = existed and info.status == Status.RUNNING.value
+    run = Run(target, info.id, existed=existed, source=source, echo_logs=echo_logs,
+              joined=joined)
     if not Status(info.status).terminal:
         if existed:  # a resumed run (crashed, or joined by another process) is alive again
             target.heartbeat(info.id, time.time())
         run.start()
+        run.flush()  # readers (and processes joining the run) see it running on return
     if config is not None:
         run.params.set(config)
     if metadata:

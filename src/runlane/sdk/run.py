@@ -133,9 +133,13 @@ class Run(ArtifactWrites, RunView):
     with ``succeeded`` (or ``failed``/``stopped`` on an exception)."""
 
     def __init__(self, store: Store, run_id: str, *, existed: bool = False,
-                 source: str | None = None, echo_logs: bool = False) -> None:
+                 source: str | None = None, echo_logs: bool = False,
+                 joined: bool = False) -> None:
         super().__init__(store, run_id)
         self.existed = existed
+        #: True when this process joined a run another live process is running (a DDP rank,
+        #: a FedML edge): its exit or finish() never marks the run succeeded; the creator does.
+        self.joined = joined
         self.source = source
         self.echo_logs = echo_logs
         self._writer = w.get_writer()
@@ -436,7 +440,7 @@ class Run(ArtifactWrites, RunView):
         self._closers.clear()
         if self._buffer:  # fields logged with commit=False and never committed
             self.log({}, commit=True)
-        if os.getpid() == self._owner_pid:
+        if os.getpid() == self._owner_pid and not (self.joined and target is Status.SUCCEEDED):
             self._patch(status=target.value, status_message=message)
         self._finished = True
         self._sink.live = False
