@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from runlane.query import compile_order, compile_sql, parse, parse_sort
 from runlane.store.local.catalog import COLUMNS, Catalog, decode_row
 
 
@@ -26,6 +25,8 @@ def list_runs(
     offset: int,
 ) -> list[dict[str, Any]]:
     """Catalog rows matching ``where`` (compiled to bound parameters, never string-built)."""
+    from runlane.query import compile_order, compile_sql, parse, parse_sort  # keeps reads light
+
     clauses: list[str] = []
     params: list[Any] = []
     if project:

@@ -10,8 +10,8 @@ stream's ``nextIndex``; otherwise readers fall back to the JSONL and the next wr
 
 from __future__ import annotations
 
-import hashlib
 import os
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +33,7 @@ from runlane.values import decode_value, has_nonfinite
 
 CACHE_DIR = ".columns"
 F8 = 8
+_NUMERIC = frozenset((int, float, bool))  # exact types, as in columns.numeric_column
 
 
 def _log(stream_dir: Path) -> AppendLog:
@@ -60,7 +61,10 @@ def append_rows(stream_dir: Path, name: str, rows: list[dict[str, Any]], nonfini
             if nonfinite and has_nonfinite(row):
                 parts.append(dumps_line_nan({"index": offset, "data": row, "createdAt": created}))
                 continue
-            parts.append(b'{"index":%d,"data":%b%b' % (offset, dumps(row), tail))
+            try:
+                parts.append(b'{"index":%d,"data":%b%b' % (offset, dumps(row), tail))
+            except TypeError:  # an int beyond 64 bits: orjson refuses it, Python's json keeps it
+                parts.append(dumps_line_nan({"index": offset, "data": row, "createdAt": created}))
         return b"".join(parts), len(rows)
 
     def update_state(state: dict[str, Any], first: int, count: int, recovered: bool) -> None:
@@ -108,6 +112,8 @@ def set_stream_info(
 def _cache_file(field: str) -> str:
     name = quote(field, safe="").replace(".", "%2E")
     if len(name) > 200:
+        import hashlib  # rare, and loading OpenSSL costs ~2.5 ms on every reader's first read
+
         name = "h-" + hashlib.sha1(field.encode()).hexdigest()
     return name + ".f8"
 
@@ -131,19 +137,48 @@ def _update_cache(
     files: dict[str, str] = meta.setdefault("files", {})
     mixed: list[str] = meta.setdefault("mixed", [])
     n = len(rows)
-    for field in field_names(rows):
+    uniform = _uniform_columns(rows)
+    for field in field_names(rows) if uniform is None else uniform:
         if field not in files:
             files[field] = _cache_file(field)
             with open(cache / files[field], "wb") as fh:
                 fh.write(np.full(first, np.nan).tobytes())
     for field, filename in files.items():
-        column, clean = numeric_column(rows, field)
+        if uniform is None:
+            column, clean = numeric_column(rows, field)
+        else:
+            found = uniform.get(field)
+            column, clean = (np.full(n, np.nan) if found is None else found), True
         if not clean and field not in mixed:
             mixed.append(field)
         with open(cache / filename, "ab") as fh:
             fh.write(column.tobytes())
     meta["rows"] = first + n
     write_json(meta_path, meta)
+
+
+def _uniform_columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray[Any, Any]] | None:
+    """The common case, faster: when every row has the same fields, all of them int, float or
+    bool, ``{field: float64 column}`` in the first row's field order — what ``numeric_column``
+    gives field by field, built with C-level iteration (~2× faster at 12 fields). None
+    otherwise: the caller then takes the general path."""
+    fields = list(rows[0])
+    width = len(fields)
+    if any(len(row) != width for row in rows):
+        return None
+    out: dict[str, np.ndarray[Any, Any]] = {}
+    for field in fields:
+        try:
+            values = list(map(itemgetter(field), rows))  # KeyError: another set of fields
+        except KeyError:
+            return None
+        if not _NUMERIC.issuperset(map(type, values)):
+            return None
+        try:
+            out[field] = np.array(values, dtype=np.float64)
+        except OverflowError:  # an int beyond float64: let the general path decide
+            return None
+    return out
 
 
 def _rebuild_cache(stream_dir: Path, total: int) -> None:
