@@ -28,13 +28,27 @@ from runlane.errors import (
 )
 
 if TYPE_CHECKING:
-    from runlane.sdk.api import current_run, finish, init, log, log_message, logging_handler, open, runs
+    from runlane.artifacts.api import artifact, lineage, models
+    from runlane.artifacts.kinds import ArtifactKind
+    from runlane.artifacts.versions import Artifact
+    from runlane.sdk.api import (
+        current_run,
+        finish,
+        init,
+        log,
+        log_message,
+        logging_handler,
+        open,
+        runs,
+    )
     from runlane.sdk.run import Run
     from runlane.sdk.view import RunView
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Artifact",
+    "ArtifactKind",
     "InvalidArgumentError",
     "InvalidNameError",
     "InvalidValueError",
@@ -46,12 +60,15 @@ __all__ = [
     "RunlaneError",
     "StoreError",
     "WriteFailedError",
+    "artifact",
     "current_run",
     "finish",
     "init",
+    "lineage",
     "log",
     "log_message",
     "logging_handler",
+    "models",
     "open",
     "runs",
 ]
@@ -67,6 +84,11 @@ _LAZY = {
     "logging_handler": "runlane.sdk.api",
     "Run": "runlane.sdk.run",
     "RunView": "runlane.sdk.view",
+    "Artifact": "runlane.artifacts.versions",
+    "ArtifactKind": "runlane.artifacts.kinds",
+    "artifact": "runlane.artifacts.api",
+    "lineage": "runlane.artifacts.api",
+    "models": "runlane.artifacts.api",
 }
 
 

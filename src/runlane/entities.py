@@ -101,7 +101,12 @@ class RunInfo:
     @property
     def prefix(self) -> str:
         """``owner/project/[folder/]name``, ML-Dash's prefix."""
-        parts = [self.owner, self.project, *(self.folder.split("/") if self.folder else []), self.name]
+        parts = [
+            self.owner,
+            self.project,
+            *(self.folder.split("/") if self.folder else []),
+            self.name,
+        ]
         return "/".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -232,8 +237,14 @@ class Batch:
 
     def __bool__(self) -> bool:
         return bool(
-            self.params or self.metadata or self.rows or self.logs or self.events
-            or self.tracks or self.lineage or self.patches
+            self.params
+            or self.metadata
+            or self.rows
+            or self.logs
+            or self.events
+            or self.tracks
+            or self.lineage
+            or self.patches
         )
 
 

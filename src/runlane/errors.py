@@ -8,7 +8,7 @@
     ├── InvalidArgumentError (ValueError) any other bad argument (level, status, query, ...)
     │   └── QuerySyntaxError          the filter language could not parse an expression
     ├── NotFoundError (KeyError)      a run, stream, artifact or model does not exist
-    ├── RunStateError                 the call does not fit the run's state (finished, no current run)
+    ├── RunStateError                 the call does not fit the run's state (finished, no run)
     └── StoreError                    the storage backend failed; the driver error is ``__cause__``
         └── WriteFailedError          background writes failed; raised at ``flush()``/``finish()``
 

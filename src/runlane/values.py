@@ -115,7 +115,9 @@ def to_mapping(source: object) -> dict[str, Any]:
         return {
             k: v
             for k, v in vars(source).items()
-            if not k.startswith("_") and not callable(v) and not isinstance(v, classmethod | staticmethod | property)
+            if not k.startswith("_")
+            and not callable(v)
+            and not isinstance(v, classmethod | staticmethod | property)
         }
     attrs = getattr(source, "__dict__", None)
     if isinstance(attrs, dict):

@@ -10,7 +10,7 @@ from typing import Any
 
 from runlane import settings
 from runlane.entities import RunSpec, Status
-from runlane.errors import RunStateError
+from runlane.errors import InvalidArgumentError, RunStateError
 from runlane.names import check_key, check_name, check_path
 from runlane.sdk import lifecycle
 from runlane.sdk.run import Run, split_tags
@@ -97,15 +97,17 @@ def init(
         run_id=check_name(id, "run id") if id is not None else None,
         resume=resume,
     )
+    _check_interval(system_interval)  # before the run exists: a bad value leaves no run behind
     info, existed = target.create_run(spec)
     joined = existed and info.status == Status.RUNNING.value
-    run = Run(target, info.id, existed=existed, source=source, echo_logs=echo_logs,
-              joined=joined)
+    run = Run(target, info.id, existed=existed, source=source, echo_logs=echo_logs, joined=joined)
     if not Status(info.status).terminal:
         if existed:  # a resumed run (crashed, or joined by another process) is alive again
             target.heartbeat(info.id, time.time())
         run.start()
-        run.flush()  # readers (and processes joining the run) see it running on return
+        # readers (and processes joining the run) see it running on return; a store that
+        # fails here is retried in the background like any other write
+        run._writer.drain()
     if config is not None:
         run.params.set(config)
     if metadata:
@@ -113,14 +115,28 @@ def init(
             run.update_metadata(key, value)
     lifecycle.track(run)
     if not existed:
-        _start_captures(run, capture, capture_git, capture_env, capture_stdio, system_metrics,
-                        system_interval)
+        _start_captures(
+            run, capture, capture_git, capture_env, capture_stdio, system_metrics, system_interval
+        )
     elif _pick(capture_stdio, capture.stdio):
         from runlane.sdk import capture_hub
 
         capture_hub.attach(run)
     _current = run
     return run
+
+
+def _check_interval(interval: object) -> None:
+    if interval is None:
+        return
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not 0 < interval < float("inf")
+    ):
+        raise InvalidArgumentError(
+            f"system_interval={interval!r} must be a finite number of seconds > 0"
+        )
 
 
 def _pick(flag: bool | None, default: bool) -> bool:
@@ -232,8 +248,10 @@ def runs(
 ) -> list[RunView]:
     """Runs matching the filter language, newest first, as read-only views."""
     target = _resolve_store(dir, store)
-    return [RunView(target, info.id)
-            for info in target.list_runs(project=project, where=where, sort=sort, limit=limit)]
+    return [
+        RunView(target, info.id)
+        for info in target.list_runs(project=project, where=where, sort=sort, limit=limit)
+    ]
 
 
 def logging_handler(run: Run | None = None) -> Any:
@@ -248,5 +266,3 @@ def logging_handler(run: Run | None = None) -> Any:
             target.log_message(message, level, metadata)
 
     return RunlaneHandler(emit)
-
-

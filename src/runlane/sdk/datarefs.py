@@ -61,8 +61,8 @@ def describe(
         if isinstance(data, bytes | bytearray | memoryview):
             raw = bytes(data)
         elif hasattr(data, "tobytes") and hasattr(data, "dtype"):
-            raw = str(getattr(data, "dtype")).encode() + str(getattr(data, "shape")).encode()
-            raw += data.tobytes()  # type: ignore[attr-defined]
+            array: Any = data
+            raw = f"{array.dtype}{array.shape}".encode() + array.tobytes()
         elif isinstance(data, str | os.PathLike) and Path(os.fspath(data)).exists():
             location = location or os.fspath(data)
             raw = None
@@ -76,6 +76,12 @@ def describe(
             digest, size = hash_path(target)
             location = str(target.resolve())
     return LineageRecord(
-        name=name, kind=kind, path=location, is_input=is_input, hash=digest, size=size,
-        summary=dict(summary) if summary else None, at=now(),
+        name=name,
+        kind=kind,
+        path=location,
+        is_input=is_input,
+        hash=digest,
+        size=size,
+        summary=dict(summary) if summary else None,
+        at=now(),
     )

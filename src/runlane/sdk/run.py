@@ -132,9 +132,16 @@ class Run(ArtifactWrites, RunView):
     """A live run. Create it with :func:`runlane.init`; use it as a context manager to end it
     with ``succeeded`` (or ``failed``/``stopped`` on an exception)."""
 
-    def __init__(self, store: Store, run_id: str, *, existed: bool = False,
-                 source: str | None = None, echo_logs: bool = False,
-                 joined: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        *,
+        existed: bool = False,
+        source: str | None = None,
+        echo_logs: bool = False,
+        joined: bool = False,
+    ) -> None:
         super().__init__(store, run_id)
         self.existed = existed
         #: True when this process joined a run another live process is running (a DDP rank,
@@ -201,9 +208,8 @@ class Run(ArtifactWrites, RunView):
         if self._finished:
             raise RunStateError(f"run {self.id} is finished; start a new run to log more")
         ts = _time() if timestamp is None else _check_timestamp(timestamp)
-        if type(data) is not dict:
-            if not isinstance(data, Mapping):
-                raise InvalidValueError(f"log() takes a dict of fields, not {type(data).__name__}")
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise InvalidValueError(f"log() takes a dict of fields, not {type(data).__name__}")
         row, nonfinite = coerce_row(data)
         if not commit:
             self._buffer.update(row)
@@ -234,11 +240,12 @@ class Run(ArtifactWrites, RunView):
         if len(self._queue) >= w.SOFT_LIMIT:
             self._writer.kick()
 
-    def metrics(self, name: str = DEFAULT_STREAM) -> MetricStream:  # type: ignore[override]
+    def metrics(self, name: str = DEFAULT_STREAM) -> MetricStream:
         return MetricStream(self, check_name(name, "stream name"))
 
-    def _log_row(self, stream: str, fields: Mapping[str, Any], ts: float | None,
-                 source: str | None) -> None:
+    def _log_row(
+        self, stream: str, fields: Mapping[str, Any], ts: float | None, source: str | None
+    ) -> None:
         if self._finished:
             raise RunStateError(f"run {self.id} is finished; start a new run to log more")
         row, nonfinite = coerce_row(fields)
@@ -316,8 +323,16 @@ class Run(ArtifactWrites, RunView):
 
     def _log_captured(self, stream: str, line: str) -> None:
         if not self._finished:
-            self._put(w.LOG, LogRecord("error" if stream == "stderr" else "info", line, _time(),
-                                       {"stream": stream}, self.source))
+            self._put(
+                w.LOG,
+                LogRecord(
+                    "error" if stream == "stderr" else "info",
+                    line,
+                    _time(),
+                    {"stream": stream},
+                    self.source,
+                ),
+            )
 
     def log_event(
         self,
@@ -329,11 +344,16 @@ class Run(ArtifactWrites, RunView):
     ) -> None:
         """Record a discrete event, keeping ``wallclock`` when given (epoch seconds)."""
         check_key(name, "event name")
-        meta = {check_key(k, "event metadata key"): coerce_param(k, v) for k, v in (metadata or {}).items()}
+        meta = {
+            check_key(k, "event metadata key"): coerce_param(k, v)
+            for k, v in (metadata or {}).items()
+        }
         at = _time() if wallclock is None else _check_timestamp(wallclock)
-        self._put(w.EVENT, Event(name, at, source if source is not None else self.source, meta or None))
+        self._put(
+            w.EVENT, Event(name, at, source if source is not None else self.source, meta or None)
+        )
 
-    def tracks(self, topic: str) -> Track:  # type: ignore[override]
+    def tracks(self, topic: str) -> Track:
         return Track(self, check_path(topic, "track topic"))
 
     def _append_track(self, topic: str, ts: float | None, fields: Mapping[str, Any]) -> None:
@@ -467,8 +487,9 @@ class Run(ArtifactWrites, RunView):
             self.failure = {"type": type(exc).__name__, "message": str(exc), "traceback": text}
             if not self._finished:
                 self.set_extra(error=self.failure)
-                self.log_message(f"{type(exc).__name__}: {exc}", level="fatal",
-                                 metadata={"traceback": text})
+                self.log_message(
+                    f"{type(exc).__name__}: {exc}", level="fatal", metadata={"traceback": text}
+                )
             message = message or f"{type(exc).__name__}: {exc}"
         self.finish(Status.FAILED.value, message)
 
@@ -520,8 +541,9 @@ class MetricStream(StreamView):
 
     _run: Run
 
-    def log(self, _ts: float | None = None, *, _source: str | None = None,
-            **fields: Any) -> MetricStream:
+    def log(
+        self, _ts: float | None = None, *, _source: str | None = None, **fields: Any
+    ) -> MetricStream:
         """Append one row. ``_ts`` (epoch seconds, or -1 to reuse the previous timestamp of
         this thread) is consumed; every stored row gets ``_ts``. Returns self."""
         self._run._log_row(self.name, fields, _ts, _source)

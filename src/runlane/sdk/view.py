@@ -12,7 +12,7 @@ import numpy as np
 
 from runlane.artifacts.run_methods import ArtifactReads
 from runlane.entities import Event, LineageRecord, LogRecord, RunInfo, StreamInfo
-from runlane.errors import InvalidArgumentError, RunStateError
+from runlane.errors import InvalidArgumentError
 from runlane.names import check_name, check_path
 from runlane.store.columns import stats_of, step_column
 from runlane.timeutil import iso
@@ -65,7 +65,8 @@ class RunView(ArtifactReads):
         """Metadata documents: ``{key: {"value": {...}, "updated_at": epoch}}``."""
         self._before_read()
         return {
-            k: {"value": v, "updated_at": at} for k, (v, at) in self.store.read_metadata(self.id).items()
+            k: {"value": v, "updated_at": at}
+            for k, (v, at) in self.store.read_metadata(self.id).items()
         }
 
     # --- metrics ------------------------------------------------------------------------
@@ -90,7 +91,9 @@ class RunView(ArtifactReads):
             start = page["endIndex"] + 1
 
     # --- logs, events, tracks, lineage --------------------------------------------------
-    def logs(self, start: int = 0, limit: int | None = None, level: str | None = None) -> list[LogRecord]:
+    def logs(
+        self, start: int = 0, limit: int | None = None, level: str | None = None
+    ) -> list[LogRecord]:
         """Logs from sequence number ``start``; ``level`` (any spelling ``log_message``
         accepts, e.g. ``"warning"``) is a minimum. Raises InvalidArgumentError for an unknown
         level."""
@@ -160,7 +163,9 @@ class StreamView:
         self._run._before_read()
         return self._run.store.read_columns(self._run.id, self.name, fields)
 
-    def arrays(self, field: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    def arrays(
+        self, field: str
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """``(step, value, time)`` of one field, rows lacking the field left out."""
         cols = self.columns([field, "_step", "step", "_ts"])
         count = len(cols["_index"])
@@ -179,7 +184,9 @@ class StreamView:
         self._run._before_read()
         cols = self._run.store.read_columns(self._run.id, self.name, None)
         count = len(cols["_index"])
-        info = next((s for s in self._run.store.list_streams(self._run.id) if s.name == self.name), None)
+        info = next(
+            (s for s in self._run.store.list_streams(self._run.id) if s.name == self.name), None
+        )
         steps = step_column(cols, count)
         times = cols.get("_ts")
         fields = {k: v for k, v in stats_of(cols, count).items() if not k.startswith("_")}
@@ -193,8 +200,12 @@ class StreamView:
             "lastIndex": count - 1 if count else None,
             "firstStep": float(steps[0]) if count else None,
             "lastStep": float(steps[-1]) if count else None,
-            "firstDataAt": iso(float(times[0])) if count and times is not None and not np.isnan(times[0]) else None,
-            "lastDataAt": iso(float(times[-1])) if count and times is not None and not np.isnan(times[-1]) else None,
+            "firstDataAt": iso(float(times[0]))
+            if count and times is not None and not np.isnan(times[0])
+            else None,
+            "lastDataAt": iso(float(times[-1]))
+            if count and times is not None and not np.isnan(times[-1])
+            else None,
             "createdAt": iso(info.created_at) if info and info.created_at else None,
             "updatedAt": iso(info.updated_at) if info and info.updated_at else None,
             "fields": fields,

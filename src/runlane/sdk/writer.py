@@ -24,6 +24,7 @@ run and hands it to that run's store. Contracts:
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -214,8 +215,9 @@ class Writer:
             sink.store.write(sink.run_id, batch)
         except Exception as exc:
             if not sink.errors:
-                print(f"runlane: writing run {sink.run_id} failed, will retry: {exc}",
-                      file=sys.stderr)
+                print(
+                    f"runlane: writing run {sink.run_id} failed, will retry: {exc}", file=sys.stderr
+                )
             sink.errors.append(exc)
             sink.retry.append((batch, attempt))
 
@@ -241,10 +243,8 @@ class Writer:
         for sink in list(self._sinks):
             if sink.live and t - sink.last_beat >= HEARTBEAT_EVERY:
                 sink.last_beat = t
-                try:
+                with contextlib.suppress(Exception):  # a missed beat loses no data
                     sink.store.heartbeat(sink.run_id, t)
-                except Exception:
-                    pass
 
     def stop(self, timeout: float = 10.0) -> None:
         """Drain and stop the thread (used at interpreter exit)."""

@@ -113,8 +113,10 @@ def apply_patch(doc: dict[str, Any], patch: RunPatch) -> bool:
             doc[key] = value
             changed = True
     if patch.tags is not None:
-        tags = list(dict.fromkeys(patch.tags)) if patch.reset_tags else list(
-            dict.fromkeys([*doc.get("tags", []), *patch.tags])
+        tags = (
+            list(dict.fromkeys(patch.tags))
+            if patch.reset_tags
+            else list(dict.fromkeys([*doc.get("tags", []), *patch.tags]))
         )
         if tags != doc.get("tags"):
             doc["tags"] = tags
@@ -159,9 +161,9 @@ def derive_status(doc: dict[str, Any], heartbeat_at: float | None, now: float) -
     status = str(doc.get("status", "created"))
     if status != Status.RUNNING.value:
         return status
-    if doc.get("host") == HOSTNAME and isinstance(doc.get("pid"), int):
-        if not _pid_alive(int(doc["pid"])):
-            return Status.CRASHED.value
+    pid = doc.get("pid")
+    if doc.get("host") == HOSTNAME and isinstance(pid, int) and not _pid_alive(pid):
+        return Status.CRASHED.value
     if heartbeat_at is not None and now - heartbeat_at > HEARTBEAT_STALE_AFTER:
         return Status.CRASHED.value
     return status

@@ -77,15 +77,26 @@ class MemoryStore:
                 same_project = d["owner"] == spec.owner and d["project"] == spec.project
                 if spec.run_id is not None and d["id"] == spec.run_id:
                     return self.get_run(d["id"]), True
-                if same_project and spec.external_id is not None and d.get("externalId") == spec.external_id:
+                if (
+                    same_project
+                    and spec.external_id is not None
+                    and d.get("externalId") == spec.external_id
+                ):
                     return self.get_run(d["id"]), True
-                if (same_project and spec.resume and spec.name and d["name"] == spec.name
-                        and d.get("folder") == spec.folder):
+                if (
+                    same_project
+                    and spec.resume
+                    and spec.name
+                    and d["name"] == spec.name
+                    and d.get("folder") == spec.folder
+                ):
                     return self.get_run(d["id"]), True
             run_id = spec.run_id or docs.new_run_id()
             taken = {
-                r.doc["name"] for r in self._runs.values()
-                if r.doc["owner"] == spec.owner and r.doc["project"] == spec.project
+                r.doc["name"]
+                for r in self._runs.values()
+                if r.doc["owner"] == spec.owner
+                and r.doc["project"] == spec.project
                 and r.doc.get("folder") == spec.folder
             }
             name = docs.unique_name(spec.name or run_id, taken.__contains__)
@@ -96,14 +107,17 @@ class MemoryStore:
     def get_run(self, run_id: str) -> RunInfo:
         with self._lock:
             run = self._run(run_id)
-            return docs.info_from_document(run.doc, heartbeat_at=run.heartbeat, path=None, now=now())
+            return docs.info_from_document(
+                run.doc, heartbeat_at=run.heartbeat, path=None, now=now()
+            )
 
     def resolve_run(self, ref: str) -> str:
         with self._lock:
             if ref in self._runs:
                 return ref
             matches = [
-                rid for rid, run in self._runs.items()
+                rid
+                for rid, run in self._runs.items()
                 if run.doc["prefix"] == ref or (len(ref) >= 6 and rid.startswith(ref))
             ]
             if len(matches) == 1:
@@ -176,8 +190,16 @@ class MemoryStore:
                 stream.updated_at = t
             for record in batch.logs:
                 seq = len(run.logs)
-                run.logs.append(LogRecord(record.level, record.message, record.timestamp,
-                                          record.metadata, record.source, seq))
+                run.logs.append(
+                    LogRecord(
+                        record.level,
+                        record.message,
+                        record.timestamp,
+                        record.metadata,
+                        record.source,
+                        seq,
+                    )
+                )
             run.events.extend(batch.events)
             for topic, entries in docs.merge_track_entries(batch.tracks).items():
                 run.tracks.setdefault(topic, []).extend(entries)
@@ -202,8 +224,13 @@ class MemoryStore:
         with self._lock:
             run = self._run(run_id)
             return [
-                StreamInfo(name, len(s.rows), s.created_at, s.updated_at,
-                           tuple(field_names(r[1] for r in s.rows)))
+                StreamInfo(
+                    name,
+                    len(s.rows),
+                    s.created_at,
+                    s.updated_at,
+                    tuple(field_names(r[1] for r in s.rows)),
+                )
                 for name, s in sorted(run.streams.items())
             ]
 
@@ -237,8 +264,7 @@ class MemoryStore:
         min_rank = LEVEL_RANK.get(level, 0) if level else 0
         with self._lock:
             out = [
-                r for r in self._run(run_id).logs[start:]
-                if LEVEL_RANK.get(r.level, 1) >= min_rank
+                r for r in self._run(run_id).logs[start:] if LEVEL_RANK.get(r.level, 1) >= min_rank
             ]
         return out if limit is None else out[:limit]
 
@@ -255,8 +281,11 @@ class MemoryStore:
     ) -> list[dict[str, Any]]:
         with self._lock:
             rows = list(self._run(run_id).tracks.get(topic, []))
-        rows = [r for r in rows if (start is None or r["timestamp"] >= start)
-                and (end is None or r["timestamp"] < end)]
+        rows = [
+            r
+            for r in rows
+            if (start is None or r["timestamp"] >= start) and (end is None or r["timestamp"] < end)
+        ]
         return sorted(rows, key=lambda r: r["timestamp"])
 
     def read_lineage(self, run_id: str) -> list[LineageRecord]:
@@ -268,5 +297,3 @@ class MemoryStore:
 
     def close(self) -> None:
         return None
-
-

@@ -47,9 +47,26 @@ CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 """
 
 COLUMNS = (
-    "id", "path", "owner", "project", "name", "folder", "grp", "description", "tags", "status",
-    "created", "updated", "framework", "backend", "external_id", "params", "metrics", "meta",
-    "pid", "host",
+    "id",
+    "path",
+    "owner",
+    "project",
+    "name",
+    "folder",
+    "grp",
+    "description",
+    "tags",
+    "status",
+    "created",
+    "updated",
+    "framework",
+    "backend",
+    "external_id",
+    "params",
+    "metrics",
+    "meta",
+    "pid",
+    "host",
 )
 
 
@@ -67,8 +84,9 @@ class Catalog:
             return self._conn
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False,
-                                   isolation_level=None)
+            conn = sqlite3.connect(
+                self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -63,10 +64,8 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         raise StoreError(f"could not write {path}: {exc.strerror or exc}") from exc
 
 

@@ -82,7 +82,10 @@ def append_rows(stream_dir: Path, name: str, rows: list[dict[str, Any]], nonfini
 
 
 def set_stream_info(
-    stream_dir: Path, name: str, description: str | None, tags: list[str] | None,
+    stream_dir: Path,
+    name: str,
+    description: str | None,
+    tags: list[str] | None,
     metadata: dict[str, Any] | None,
 ) -> None:
     """Record a stream's description/tags/metadata in its ``metadata.json``."""
@@ -279,4 +282,6 @@ def list_stream_dirs(metrics_dir: Path) -> list[Path]:
         entries = sorted(os.scandir(metrics_dir), key=lambda e: e.name)
     except FileNotFoundError:
         return []
-    return [Path(e.path) for e in entries if e.is_dir() and (Path(e.path) / "metadata.json").exists()]
+    return [
+        Path(e.path) for e in entries if e.is_dir() and (Path(e.path) / "metadata.json").exists()
+    ]

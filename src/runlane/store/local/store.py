@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +136,13 @@ class LocalStore:
         run_id = spec.run_id or docs.new_run_id()
         foreign = read_json(run_dir / "experiment.json", {}) or {}
         doc = docs.new_document(spec, run_dir.name, run_id, now())
-        doc.update({k: v for k, v in foreign.items() if k in ("description", "tags", "metadata",
-                                                              "created_at", "bindrs")})
+        doc.update(
+            {
+                k: v
+                for k, v in foreign.items()
+                if k in ("description", "tags", "metadata", "created_at", "bindrs")
+            }
+        )
         write_json(run_dir / "experiment.json", doc)
         self._paths[run_id] = run_dir
         self._index(doc, run_dir)
@@ -149,7 +154,7 @@ class LocalStore:
             return path
         rows = self.catalog.execute("SELECT path FROM runs WHERE id=?", (run_id,))
         if rows:
-            path = self.root / rows[0][0]
+            path = self.root / str(rows[0][0])
             if (path / "experiment.json").exists():
                 self._paths[run_id] = path
                 return path
@@ -210,18 +215,31 @@ class LocalStore:
         offset: int = 0,
     ) -> list[RunInfo]:
         self._reconcile_liveness()
-        rows = list_runs(self.catalog, project=project, where=where, sort=sort, limit=limit,
-                         offset=offset)
+        rows = list_runs(
+            self.catalog, project=project, where=where, sort=sort, limit=limit, offset=offset
+        )
         return [self._info_from_row(r) for r in rows]
 
     def _info_from_row(self, row: dict[str, Any]) -> RunInfo:
         return RunInfo(
-            id=row["id"], owner=row["owner"], project=row["project"], name=row["name"],
-            folder=row["folder"], group=row["grp"], description=row["description"],
-            tags=tuple(row["tags"]), status=row["status"], status_history=(),
-            framework=row["framework"], backend=row["backend"], external_id=row["external_id"],
-            created_at=row["created"], updated_at=row["updated"], heartbeat_at=None,
-            path=str(self.root / row["path"]), extra=row["meta"],
+            id=row["id"],
+            owner=row["owner"],
+            project=row["project"],
+            name=row["name"],
+            folder=row["folder"],
+            group=row["grp"],
+            description=row["description"],
+            tags=tuple(row["tags"]),
+            status=row["status"],
+            status_history=(),
+            framework=row["framework"],
+            backend=row["backend"],
+            external_id=row["external_id"],
+            created_at=row["created"],
+            updated_at=row["updated"],
+            heartbeat_at=None,
+            path=str(self.root / row["path"]),
+            extra=row["meta"],
         )
 
     def _reconcile_liveness(self) -> None:
@@ -286,10 +304,19 @@ class LocalStore:
             self._write_logs(run_dir, batch.logs)
             dirty.add(run_dir / "logs" / "logs.jsonl")
         if batch.events:
-            self._append_simple(run_dir / "events", "events.jsonl", [
-                {"name": e.name, "source": e.source, "wallclock": e.wallclock,
-                 "metadata": e.metadata} for e in batch.events
-            ])
+            self._append_simple(
+                run_dir / "events",
+                "events.jsonl",
+                [
+                    {
+                        "name": e.name,
+                        "source": e.source,
+                        "wallclock": e.wallclock,
+                        "metadata": e.metadata,
+                    }
+                    for e in batch.events
+                ],
+            )
             dirty.add(run_dir / "events" / "events.jsonl")
         if batch.tracks:
             self._write_tracks(run_dir, batch, dirty)
@@ -349,18 +376,31 @@ class LocalStore:
         log.append(build, update_state)
 
     def _append_simple(self, folder: Path, filename: str, docs_: list[dict[str, Any]]) -> None:
-        log = AppendLog(folder / filename, folder / f".{filename}.state", folder / f".{filename}.lock")
+        log = AppendLog(
+            folder / filename, folder / f".{filename}.state", folder / f".{filename}.lock"
+        )
         log.append(lambda first: (b"".join(dumps_line(d) for d in docs_), len(docs_)))
 
     def _write_tracks(self, run_dir: Path, batch: Batch, dirty: set[Path]) -> None:
         for topic, entries in docs.merge_track_entries(batch.tracks).items():
             topic_dir = run_dir / "tracks" / topic_dir_name(topic)
-            log = AppendLog(topic_dir / "data.jsonl", topic_dir / "metadata.json",
-                            topic_dir / ".lock", next_key="totalEntries", bytes_key="dataBytes")
+            log = AppendLog(
+                topic_dir / "data.jsonl",
+                topic_dir / "metadata.json",
+                topic_dir / ".lock",
+                next_key="totalEntries",
+                bytes_key="dataBytes",
+            )
 
-            def update_state(state: dict[str, Any], first: int, count: int, recovered: bool,
-                             topic: str = topic, entries: list[dict[str, Any]] = entries,
-                             topic_dir: Path = topic_dir) -> None:
+            def update_state(
+                state: dict[str, Any],
+                first: int,
+                count: int,
+                recovered: bool,
+                topic: str = topic,
+                entries: list[dict[str, Any]] = entries,
+                topic_dir: Path = topic_dir,
+            ) -> None:
                 columns = set(state.get("columns", []))
                 for entry in entries:
                     columns.update(k for k in entry if k != "timestamp")
@@ -371,16 +411,14 @@ class LocalStore:
                 last_ts = entries[-1]["timestamp"]
                 prev_first = state.get("firstTimestamp")
                 prev_last = state.get("lastTimestamp")
-                state["firstTimestamp"] = first_ts if prev_first is None else min(prev_first, first_ts)
+                state["firstTimestamp"] = (
+                    first_ts if prev_first is None else min(prev_first, first_ts)
+                )
                 state["lastTimestamp"] = last_ts if prev_last is None else max(prev_last, last_ts)
                 state.setdefault("createdAt", iso())
 
-            log.append(
-                lambda first, entries=entries: (
-                    b"".join(dumps_line(e) for e in entries), len(entries)
-                ),
-                update_state,
-            )
+            payload = b"".join(dumps_line(e) for e in entries)
+            log.append(_fixed(payload, len(entries)), update_state)
             dirty.add(topic_dir / "data.jsonl")
 
     def _write_patches(self, run_id: str, run_dir: Path, patches: list[RunPatch]) -> None:
@@ -400,17 +438,26 @@ class LocalStore:
         """Write the run's catalog row from its document (and params, metric summaries)."""
         params = (read_json(run_dir / "parameters.json", {}) or {}).get("data", {})
         row: dict[str, Any] = {
-            "id": doc["id"], "path": str(run_dir.relative_to(self.root)),
-            "owner": doc.get("owner", ""), "project": doc.get("project", ""),
-            "name": doc.get("name", run_dir.name), "folder": doc.get("folder"),
-            "grp": doc.get("group"), "description": doc.get("description"),
-            "tags": doc.get("tags") or [], "status": doc.get("status", "created"),
+            "id": doc["id"],
+            "path": str(run_dir.relative_to(self.root)),
+            "owner": doc.get("owner", ""),
+            "project": doc.get("project", ""),
+            "name": doc.get("name", run_dir.name),
+            "folder": doc.get("folder"),
+            "grp": doc.get("group"),
+            "description": doc.get("description"),
+            "tags": doc.get("tags") or [],
+            "status": doc.get("status", "created"),
             "created": docs._epoch(doc.get("created_at")),
             "updated": docs._epoch(doc.get("updated_at") or doc.get("created_at")),
-            "framework": doc.get("framework"), "backend": doc.get("backend"),
-            "external_id": doc.get("externalId"), "params": params,
+            "framework": doc.get("framework"),
+            "backend": doc.get("backend"),
+            "external_id": doc.get("externalId"),
+            "params": params,
             "metrics": self._summaries(run_dir) if with_metrics else self._old_metrics(doc["id"]),
-            "meta": doc.get("extra") or {}, "pid": doc.get("pid"), "host": doc.get("host"),
+            "meta": doc.get("extra") or {},
+            "pid": doc.get("pid"),
+            "host": doc.get("host"),
         }
         self.catalog.upsert(row)
 
@@ -474,7 +521,9 @@ class LocalStore:
         return {k: (v["value"], float(v["updatedAt"])) for k, v in doc.items()}
 
     def list_streams(self, run_id: str) -> list[StreamInfo]:
-        return [streams.stream_info(d) for d in streams.list_stream_dirs(self._dir(run_id) / "metrics")]
+        return [
+            streams.stream_info(d) for d in streams.list_stream_dirs(self._dir(run_id) / "metrics")
+        ]
 
     def _stream_dir(self, run_id: str, stream: str) -> Path:
         check_name(stream, "stream name")
@@ -499,11 +548,16 @@ class LocalStore:
             seq = int(line.get("sequenceNumber", -1))
             if seq < start or LEVEL_RANK.get(line.get("level", "info"), 1) < min_rank:
                 continue
-            out.append(LogRecord(
-                level=line.get("level", "info"), message=line.get("message", ""),
-                timestamp=parse_iso(line["timestamp"]) if "timestamp" in line else 0.0,
-                metadata=line.get("metadata"), source=line.get("source"), seq=seq,
-            ))
+            out.append(
+                LogRecord(
+                    level=line.get("level", "info"),
+                    message=line.get("message", ""),
+                    timestamp=parse_iso(line["timestamp"]) if "timestamp" in line else 0.0,
+                    metadata=line.get("metadata"),
+                    source=line.get("source"),
+                    seq=seq,
+                )
+            )
             if limit is not None and len(out) >= limit:
                 break
         return out
@@ -514,8 +568,14 @@ class LocalStore:
             wallclock = float(line.get("wallclock", 0.0))
             if since is not None and wallclock < since:
                 continue
-            out.append(Event(name=line["name"], wallclock=wallclock, source=line.get("source"),
-                             metadata=line.get("metadata")))
+            out.append(
+                Event(
+                    name=line["name"],
+                    wallclock=wallclock,
+                    source=line.get("source"),
+                    metadata=line.get("metadata"),
+                )
+            )
         return out
 
     def list_tracks(self, run_id: str) -> list[str]:
@@ -536,7 +596,8 @@ class LocalStore:
         rows = [
             {k: decode_value(v) for k, v in row.items()}
             for row in iter_jsonl(path)
-            if (start is None or row["timestamp"] >= start) and (end is None or row["timestamp"] < end)
+            if (start is None or row["timestamp"] >= start)
+            and (end is None or row["timestamp"] < end)
         ]
         rows.sort(key=lambda r: r["timestamp"])
         return rows
@@ -544,11 +605,18 @@ class LocalStore:
     def read_lineage(self, run_id: str) -> list[LineageRecord]:
         out = []
         for line in iter_jsonl(self._dir(run_id) / "lineage.jsonl"):
-            out.append(LineageRecord(
-                name=line["name"], kind=line.get("kind", "artifact"), path=line.get("path"),
-                is_input=bool(line.get("is_input", False)), hash=line.get("hash"),
-                size=line.get("size"), summary=line.get("summary"), at=float(line.get("at", 0)),
-            ))
+            out.append(
+                LineageRecord(
+                    name=line["name"],
+                    kind=line.get("kind", "artifact"),
+                    path=line.get("path"),
+                    is_input=bool(line.get("is_input", False)),
+                    hash=line.get("hash"),
+                    size=line.get("size"),
+                    summary=line.get("summary"),
+                    at=float(line.get("at", 0)),
+                )
+            )
         return out
 
     def run_path(self, run_id: str) -> str | None:
@@ -575,9 +643,19 @@ class LocalStore:
         self.catalog.close()
 
 
+def _fixed(data: bytes, count: int) -> Callable[[int], tuple[bytes, int]]:
+    """An AppendLog builder for content that does not depend on the first record number."""
+    return lambda first: (data, count)
+
+
 def _lineage_doc(record: LineageRecord) -> dict[str, Any]:
     return {
-        "name": record.name, "kind": record.kind, "path": record.path,
-        "is_input": record.is_input, "hash": record.hash, "size": record.size,
-        "summary": record.summary, "at": record.at,
+        "name": record.name,
+        "kind": record.kind,
+        "path": record.path,
+        "is_input": record.is_input,
+        "hash": record.hash,
+        "size": record.size,
+        "summary": record.summary,
+        "at": record.at,
     }
