@@ -471,10 +471,7 @@ class Run(ArtifactWrites, RunView):
             self._writer.flush()
             self._writer.settle(self._sink)
             self._sink.give_up()
-            self.store.sync(self.id)
-            refresh = getattr(self.store, "refresh_summary", None)
-            if callable(refresh):
-                refresh(self.id)
+            self.store.sync(self.id)  # the terminal status patch also indexed the summaries
         finally:
             self._sink.raise_errors()
 

@@ -478,11 +478,6 @@ class LocalStore:
                 out[key] = stat["last"]
         return out
 
-    def refresh_summary(self, run_id: str) -> None:
-        """Recompute the run's metric summaries in the catalog."""
-        run_dir = self._dir(run_id)
-        self.catalog.update(run_id, metrics=self._summaries(run_dir))
-
     def sync(self, run_id: str) -> None:
         paths = self._dirty.pop(run_id, set())
         for path in paths:
