@@ -1,0 +1,1 @@
+"""Helpers shared by test suites (services, stores, servers); not tests themselves."""

@@ -1,0 +1,54 @@
+"""Store factories for the contract suite and the server tests (see tests/contract/conftest.py).
+
+Each factory takes a fresh temporary folder and is a context manager yielding a ready, empty
+store, cleaned up afterwards.
+
+* :func:`postgres_store`: a ServerStore on a new PostgreSQL database with cold chunks in
+  SeaweedFS under a fresh prefix; ``chunk_rows=3`` so that even the contract suite's short
+  streams are split between hot rows and Parquet chunks, and every read merges both.
+* :func:`remote_store`: a RemoteStore talking HTTP to a real server (uvicorn on a loopback
+  socket) over a MemoryStore: the REST API must carry the whole protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from support.services import drop_database, fresh_database, s3_location
+
+CONTRACT_CHUNK_ROWS = 3
+
+
+@contextmanager
+def postgres_store(tmp: Path, **kwargs: Any) -> Iterator[Any]:
+    from runlane.store.server import ServerStore
+    from runlane.store.server.objects import S3Objects
+
+    dsn = fresh_database("contract")
+    kwargs.setdefault("chunk_rows", CONTRACT_CHUNK_ROWS)
+    kwargs.setdefault("objects", S3Objects(s3_location("contract")))  # type: ignore[arg-type]
+    store = ServerStore(dsn, **kwargs)
+    try:
+        yield store
+    finally:
+        store.close()
+        drop_database(dsn)
+
+
+@contextmanager
+def remote_store(tmp: Path) -> Iterator[Any]:
+    from runlane.server.app import create_app
+    from runlane.store.memory import MemoryStore
+    from runlane.store.remote import RemoteStore
+    from support.servers import serve_app
+
+    backend = MemoryStore("memory://remote-contract")
+    with serve_app(create_app(backend)) as url:
+        store = RemoteStore(url, spool_dir=tmp / "spool", attempts=2)
+        try:
+            yield store
+        finally:
+            store.close()
