@@ -22,6 +22,8 @@ from runlane.store.registry import forget_stores
 _ENV_CLEARED = (
     "RUNLANE_MODE",
     "RUNLANE_STORE",
+    "RUNLANE_SERVER",
+    "RUNLANE_TOKEN",
     "RUNLANE_OWNER",
     "RUNLANE_PROJECT",
     "RUNLANE_FLUSH_INTERVAL",

@@ -21,7 +21,8 @@ def default_root() -> str:
 
 
 def default_store_uri() -> str:
-    return os.environ.get("RUNLANE_STORE") or default_root()
+    """``RUNLANE_STORE``, else ``RUNLANE_SERVER`` (a runlane server URL), else the root."""
+    return os.environ.get("RUNLANE_STORE") or os.environ.get("RUNLANE_SERVER") or default_root()
 
 
 def default_owner() -> str:

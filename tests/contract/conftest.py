@@ -8,15 +8,19 @@ added here; every test in this folder then runs against them too.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from runlane.store.base import Store
 from runlane.store.local import LocalStore
 from runlane.store.memory import MemoryStore
+from support.stores import postgres_store, remote_store
 
 StoreFactory = Callable[[Path], AbstractContextManager[Store]]
 
@@ -42,6 +46,8 @@ def local_store(tmp: Path) -> Iterator[Store]:
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": memory_store,
     "local": local_store,
+    "postgres": postgres_store,  # PostgreSQL + SeaweedFS, started by tests/support/services.py
+    "remote": remote_store,  # RemoteStore → HTTP → runlane server → MemoryStore
 }
 
 

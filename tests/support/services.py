@@ -18,6 +18,7 @@ import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,8 +65,8 @@ def services() -> Services:
     was_running = _run("status").returncode == 0
     started = _run("start")
     if started.returncode != 0:
-        _failure = (started.stderr or started.stdout).strip().splitlines()[-1:]
-        _failure = " ".join(_failure) or f"scripts/services start exited {started.returncode}"
+        last = (started.stderr or started.stdout).strip().splitlines()[-1:]
+        _failure = " ".join(last) or f"scripts/services start exited {started.returncode}"
         _unavailable(_failure)
     values: dict[str, str] = {}
     for line in _run("env").stdout.splitlines():
@@ -121,7 +122,7 @@ def drop_database(dsn: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
 
-def s3_location(prefix: str = "t") -> object:
+def s3_location(prefix: str = "t") -> Any:
     """A fresh ``S3Location`` under the test bucket (SeaweedFS, real credentials)."""
     from runlane.store.server.objects import S3Location
 

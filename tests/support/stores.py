@@ -29,7 +29,7 @@ def postgres_store(tmp: Path, **kwargs: Any) -> Iterator[Any]:
 
     dsn = fresh_database("contract")
     kwargs.setdefault("chunk_rows", CONTRACT_CHUNK_ROWS)
-    kwargs.setdefault("objects", S3Objects(s3_location("contract")))  # type: ignore[arg-type]
+    kwargs.setdefault("objects", S3Objects(s3_location("contract")))
     store = ServerStore(dsn, **kwargs)
     try:
         yield store

@@ -12,8 +12,10 @@ import math
 import os
 import re
 import sqlite3
+import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -555,10 +557,17 @@ PG_DSN = os.environ.get("RUNLANE_TEST_POSTGRES_DSN")
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[Any]:
-    if not PG_DSN:
-        pytest.skip("set RUNLANE_TEST_POSTGRES_DSN to run the PostgreSQL cross-checks")
+    """A connection to RUNLANE_TEST_POSTGRES_DSN, else to the PostgreSQL that
+    ``scripts/services`` starts for the server tests (skipped, or failed under
+    RUNLANE_REQUIRE_SERVICES=1, when it cannot start)."""
+    dsn = PG_DSN
+    if not dsn:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from support.services import services
+
+        dsn = services().dsn
     psycopg = pytest.importorskip("psycopg")
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+    with psycopg.connect(dsn, autocommit=True) as conn:
         yield conn
 
 

@@ -60,6 +60,7 @@ def init(
     metadata: Mapping[str, Any] | None = None,
     dir: str | os.PathLike[str] | None = None,
     store: str | Store | None = None,
+    server: str | None = None,
     source: str | None = None,
     echo_logs: bool = False,
     capture_git: bool | None = None,
@@ -76,13 +77,15 @@ def init(
     and marked running. Captures (git, environment, stdout/stderr, system metrics) default to
     on, or to ``RUNLANE_CAPTURE``; each flag turns one off. ``run.existed`` says whether an
     existing run was returned. With ``RUNLANE_MODE=disabled`` the run lives in memory only.
+    ``server="http://host:port"`` (or ``RUNLANE_SERVER``) logs to a runlane server, like
+    ``store=`` with that URL.
     """
     global _current
     owner_name, project_name = _split_project(project, owner)
     capture = settings.Capture.from_env()
     if settings.disabled():
         store, capture = "memory://disabled", settings.Capture(False, False, False, False)
-    target = _resolve_store(dir, store)
+    target = _resolve_store(dir, store if store is not None or server is None else server)
     spec = RunSpec(
         owner=owner_name,
         project=project_name,

@@ -1,0 +1,106 @@
+"""Per-run records: params, metadata documents, logs (with follow), events, tracks, lineage."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from runlane.entities import LOG_LEVELS
+from runlane.errors import InvalidArgumentError
+from runlane.server.context import MAX_PAGE
+from runlane.server.responses import JSON
+from runlane.server.routes.runs import ctx_of
+from runlane.store.wire import event_to_wire, jsonable, lineage_to_wire, log_to_wire
+
+router = APIRouter(tags=["records"])
+MAX_WAIT = 30.0
+POLL = 0.2
+
+
+@router.get("/runs/{run_id}/params")
+def read_params(request: Request, run_id: str) -> JSON:
+    """``{"version", "data": {flat dotted keys}, "updatedAt"}``."""
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    doc = ctx.store.read_params(run_id)
+    return JSON({"version": doc.version, "data": jsonable(doc.data), "updatedAt": doc.updated_at})
+
+
+@router.get("/runs/{run_id}/metadata")
+def read_metadata(request: Request, run_id: str) -> JSON:
+    """``{"metadata": {key: {"value": {...}, "updatedAt": t}}}``."""
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    docs = ctx.store.read_metadata(run_id)
+    return JSON(
+        {"metadata": {k: {"value": jsonable(v), "updatedAt": at} for k, (v, at) in docs.items()}}
+    )
+
+
+@router.get("/runs/{run_id}/logs")
+async def read_logs(
+    request: Request,
+    run_id: str,
+    start: int = Query(0, ge=0, description="first sequence number"),
+    limit: int = Query(1000, ge=0, le=MAX_PAGE),
+    level: str | None = Query(None, description="minimum level: " + ", ".join(LOG_LEVELS)),
+    wait: float = Query(
+        0.0,
+        ge=0.0,
+        le=MAX_WAIT,
+        description="follow: seconds to wait for new lines when none are at or after start",
+    ),
+) -> JSON:
+    """Logs from ``start`` in sequence order; ``nextStart`` continues the page (follow mode:
+    poll with ``start=nextStart&wait=N``)."""
+    if level is not None and level not in LOG_LEVELS:
+        raise InvalidArgumentError(f"level {level!r} is not one of {', '.join(LOG_LEVELS)}")
+    ctx = ctx_of(request)
+    await run_in_threadpool(ctx.check_run, request, run_id, "read")
+    deadline = time.monotonic() + wait
+    while True:
+        records = await run_in_threadpool(ctx.store.read_logs, run_id, start, limit, level)
+        if records or time.monotonic() >= deadline or await request.is_disconnected():
+            break
+        await asyncio.sleep(POLL)
+    next_start = records[-1].seq + 1 if records else start
+    return JSON({"logs": [log_to_wire(r) for r in records], "nextStart": next_start})
+
+
+@router.get("/runs/{run_id}/events")
+def read_events(request: Request, run_id: str, since: float | None = Query(None)) -> JSON:
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    return JSON({"events": [event_to_wire(e) for e in ctx.store.read_events(run_id, since)]})
+
+
+@router.get("/runs/{run_id}/tracks")
+def list_tracks(request: Request, run_id: str) -> JSON:
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    return JSON({"topics": ctx.store.list_tracks(run_id)})
+
+
+@router.get("/runs/{run_id}/tracks/{topic:path}")
+def read_track(
+    request: Request,
+    run_id: str,
+    topic: str,
+    start: float | None = Query(None),
+    end: float | None = Query(None),
+) -> JSON:
+    """Entries ``{"timestamp": t, **fields}`` with ``start <= t < end``."""
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    return JSON({"entries": jsonable(ctx.store.read_track(run_id, topic, start, end))})
+
+
+@router.get("/runs/{run_id}/lineage")
+def read_lineage(request: Request, run_id: str) -> JSON:
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    return JSON({"lineage": [lineage_to_wire(r) for r in ctx.store.read_lineage(run_id)]})

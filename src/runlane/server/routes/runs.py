@@ -1,0 +1,190 @@
+"""Projects and runs: create-or-get, get, resolve, search, update, status, tags, delete."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from starlette.requests import Request
+
+from runlane.entities import Batch, RunPatch
+from runlane.errors import InvalidArgumentError
+from runlane.server.context import MAX_PAGE, ServerContext
+from runlane.server.responses import JSON
+from runlane.server.wire import WireError
+from runlane.store.wire import info_to_wire, patch_from_wire, spec_from_wire
+
+router = APIRouter(tags=["runs"])
+JsonBody = Annotated[dict[str, Any], Body()]
+OptionalBody = Annotated[dict[str, Any] | None, Body()]
+
+
+def ctx_of(request: Request) -> ServerContext:
+    ctx: ServerContext = request.app.state.ctx
+    return ctx
+
+
+def split_project(text: str) -> tuple[str | None, str]:
+    owner, _, name = text.rpartition("/")
+    return (owner or None), name
+
+
+@router.get("/projects")
+def list_projects(request: Request) -> JSON:
+    """Every project with its number of runs (only the token's project when scoped)."""
+    ctx = ctx_of(request)
+    grant = ctx.grant(request)
+    lister = getattr(ctx.store, "list_projects", None)
+    if callable(lister):
+        rows = list(lister())
+    else:
+        counts: dict[tuple[str, str], tuple[int, float]] = {}
+        for info in ctx.store.list_runs():
+            n, last = counts.get((info.owner, info.project), (0, 0.0))
+            counts[(info.owner, info.project)] = (n + 1, max(last, info.created_at))
+        rows = [(o, p, n, last) for (o, p), (n, last) in sorted(counts.items())]
+    return JSON(
+        {
+            "projects": [
+                {"owner": o, "project": p, "runs": n, "lastCreatedAt": last}
+                for o, p, n, last in rows
+                if grant is None or grant.allows(o, p, "read")
+            ]
+        }
+    )
+
+
+@router.post("/runs")
+def create_run(request: Request, spec: JsonBody) -> JSON:
+    """Create a run, or get the existing one (external_id, explicit id, resume by name)."""
+    ctx = ctx_of(request)
+    parsed = spec_from_wire(spec)
+    ctx.check_project(request, parsed.owner, parsed.project, "write")
+    info, existed = ctx.store.create_run(parsed)
+    return JSON({"run": info_to_wire(info), "existed": existed})
+
+
+@router.get("/runs")
+def search_runs(
+    request: Request,
+    project: str | None = None,
+    where: str | None = Query(None, description="filter language, e.g. params.lr < 0.01"),
+    sort: str | None = Query(None, description="e.g. -created,params.lr"),
+    limit: int = Query(100, ge=0, le=MAX_PAGE),
+    offset: int = Query(0, ge=0),
+) -> JSON:
+    """Runs matching ``where``, sorted, one page at a time (``nextOffset`` when more)."""
+    ctx = ctx_of(request)
+    grant = ctx.grant(request)
+    if grant is not None:
+        project = project or grant.project_filter()
+        owner, name = split_project(project) if project else (None, None)
+        ctx.check_project(request, owner, name, "read")
+    found = ctx.store.list_runs(
+        project=project, where=where, sort=sort, limit=limit + 1, offset=offset
+    )
+    page = found[:limit]
+    return JSON(
+        {
+            "runs": [info_to_wire(i) for i in page],
+            "offset": offset,
+            "limit": limit,
+            "nextOffset": offset + limit if len(found) > limit else None,
+        }
+    )
+
+
+@router.get("/runs/resolve")
+def resolve_run(request: Request, ref: str) -> JSON:
+    """A run id from an id, an id prefix (≥ 6) or ``owner/project/[folder/]name``."""
+    ctx = ctx_of(request)
+    run_id = ctx.store.resolve_run(ref)
+    ctx.check_run(request, run_id, "read")
+    return JSON({"id": run_id})
+
+
+@router.get("/runs/{run_id}")
+def get_run(request: Request, run_id: str) -> JSON:
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    return JSON(info_to_wire(ctx.store.get_run(run_id)))
+
+
+def _patch(request: Request, run_id: str, patch: RunPatch) -> dict[str, Any]:
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "write")
+    ctx.store.write(run_id, Batch(patches=[patch]))
+    return info_to_wire(ctx.store.get_run(run_id))
+
+
+@router.patch("/runs/{run_id}")
+def update_run(request: Request, run_id: str, body: JsonBody) -> JSON:
+    """Change name, description, tags, status, framework, backend, group or extra."""
+    body = {**body, "at": body.get("at") or time.time()}
+    return JSON(_patch(request, run_id, patch_from_wire(body)))
+
+
+@router.post("/runs/{run_id}/status")
+def set_status(request: Request, run_id: str, body: JsonBody) -> JSON:
+    """``{"status": "running|succeeded|failed|stopped" (or an alias), "message": ...}``;
+    a terminal status is sticky."""
+    status = body.get("status")
+    if not isinstance(status, str):
+        raise InvalidArgumentError("body must hold 'status' as a string")
+    message = body.get("message")
+    return JSON(
+        _patch(
+            request,
+            run_id,
+            RunPatch(
+                status=status,
+                status_message=message if isinstance(message, str) else None,
+                at=time.time(),
+            ),
+        )
+    )
+
+
+@router.post("/runs/{run_id}/tags")
+def add_tags(request: Request, run_id: str, body: JsonBody) -> JSON:
+    """``{"tags": [...], "reset": false}``: add tags, or replace them with ``reset``."""
+    tags = body.get("tags")
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise InvalidArgumentError("body must hold 'tags' as a list of strings")
+    return JSON(
+        _patch(
+            request,
+            run_id,
+            RunPatch(tags=tuple(tags), reset_tags=bool(body.get("reset", False)), at=time.time()),
+        )
+    )
+
+
+@router.delete("/runs/{run_id}")
+def delete_run(request: Request, run_id: str) -> JSON:
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "admin")
+    ctx.store.delete_run(run_id)
+    ctx.forget_run(run_id)
+    return JSON({"deleted": run_id})
+
+
+@router.post("/runs/{run_id}/heartbeat")
+def heartbeat(request: Request, run_id: str, body: OptionalBody = None) -> JSON:
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "write")
+    at = (body or {}).get("at")
+    if at is not None and not isinstance(at, int | float):
+        raise WireError("invalid_request", "'at' must be epoch seconds")
+    ctx.store.heartbeat(run_id, float(at) if at is not None else time.time())
+    return JSON({})
+
+
+@router.post("/runs/{run_id}/sync")
+def sync(request: Request, run_id: str) -> JSON:
+    """Make everything written for the run durable against power loss."""
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "write")
+    ctx.store.sync(run_id)
+    return JSON({})

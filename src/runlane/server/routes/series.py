@@ -1,0 +1,142 @@
+"""Metric streams: list, rows by index range, numeric columns, downsampled series, stats.
+
+``/columns`` answers ``application/x-runlane-columns``: the line ``RLCOLS1``, a JSON header
+line ``{"columns": [[name, dtype, nbytes], ...]}``, then each column's raw little-endian
+bytes in header order (``_index`` int64, the rest float64 with NaN/±inf kept) — a million
+points travel as 8 MB instead of a JSON array, and decode with one ``numpy.frombuffer``.
+``/series`` answers JSON (NaN as null) of a min/max-preserving downsampling to ``buckets``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import Response
+
+from runlane.errors import InvalidArgumentError
+from runlane.server.context import MAX_PAGE
+from runlane.server.downsample import minmax, window
+from runlane.server.responses import JSON
+from runlane.server.routes.runs import ctx_of
+from runlane.store.columns import stats_of, step_column
+from runlane.store.wire import COLUMNS_TYPE, encode_columns, jsonable, stream_to_wire
+
+router = APIRouter(tags=["metrics"])
+X_AXES = ("step", "index", "time")
+
+
+def _fields(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [f for f in (part.strip() for part in text.split(",")) if f]
+
+
+@router.get("/runs/{run_id}/streams")
+def list_streams(request: Request, run_id: str) -> JSON:
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    return JSON({"streams": [stream_to_wire(s) for s in ctx.store.list_streams(run_id)]})
+
+
+@router.get("/runs/{run_id}/streams/{stream}/rows")
+def read_rows(
+    request: Request,
+    run_id: str,
+    stream: str,
+    start: int = Query(0, description="first index; negative counts from the end"),
+    limit: int = Query(1000, ge=0, le=MAX_PAGE),
+) -> JSON:
+    """ML-Dash's read() shape: data, startIndex, endIndex, total, hasMore (+ streamTotal)."""
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    page = ctx.store.read_rows(run_id, stream, start, limit)
+    out = page.to_dict()
+    for item in out["data"]:
+        item["data"] = jsonable(item["data"])
+    out["streamTotal"] = page.total
+    return JSON(out)
+
+
+@router.get("/runs/{run_id}/streams/{stream}/columns")
+def read_columns(
+    request: Request,
+    run_id: str,
+    stream: str,
+    fields: str | None = Query(None, description="comma-separated; all fields when absent"),
+) -> Response:
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    columns = ctx.store.read_columns(run_id, stream, _fields(fields))
+    return Response(encode_columns(columns), media_type=COLUMNS_TYPE)
+
+
+@router.get("/runs/{run_id}/streams/{stream}/series")
+def read_series(
+    request: Request,
+    run_id: str,
+    stream: str,
+    fields: str | None = Query(None, description="comma-separated; all fields when absent"),
+    x: str = Query("step", description="x axis: step, index or time"),
+    buckets: int = Query(1000, ge=1, le=100_000),
+    start: float | None = Query(None, description="keep points with x >= start"),
+    end: float | None = Query(None, description="keep points with x < end"),
+) -> JSON:
+    """Each field min/max-downsampled to ``buckets`` (≤ 2 points a bucket), NaN as null."""
+    if x not in X_AXES:
+        raise InvalidArgumentError(f"x {x!r} is not one of {', '.join(X_AXES)}")
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    wanted = _fields(fields)
+    summarized = getattr(ctx.store, "read_series", None)
+    if start is None and end is None and callable(summarized):
+        names = wanted
+        if names is None:
+            known = {s.name: s.fields for s in ctx.store.list_streams(run_id)}
+            names = [f for f in known.get(stream, ()) if not f.startswith("_")]
+        found = summarized(run_id, stream, names, x, buckets)
+        if found is not None:  # from the chunks' min/max summaries: no chunk is read
+            total, series = found
+            return JSON(
+                {
+                    "count": total,
+                    "total": total,
+                    "x": x,
+                    "buckets": buckets,
+                    "series": {n: {"x": px, "y": py} for n, (px, py) in series.items()},
+                }
+            )
+    extra = {"step": ["_step", "step"], "time": ["_ts"], "index": []}[x]
+    columns = ctx.store.read_columns(run_id, stream, None if wanted is None else [*wanted, *extra])
+    count = len(columns["_index"])
+    if x == "step":
+        xs = step_column(columns, count)
+    elif x == "time":
+        xs = columns.get("_ts", np.full(count, np.nan))
+    else:
+        xs = columns["_index"].astype(np.float64)
+    mask = window(xs, start, end)
+    names = wanted if wanted is not None else [n for n in columns if not n.startswith("_")]
+    series = {}
+    for name in names:
+        col = columns.get(name, np.full(count, np.nan))
+        px, py = minmax(xs[mask], col[mask], buckets)
+        series[name] = {"x": px, "y": py}
+    return JSON(
+        {"count": int(mask.sum()), "total": count, "x": x, "buckets": buckets, "series": series}
+    )
+
+
+@router.get("/runs/{run_id}/streams/{stream}/stats")
+def stream_stats(
+    request: Request,
+    run_id: str,
+    stream: str,
+    fields: str | None = Query(None, description="comma-separated; all fields when absent"),
+) -> JSON:
+    """Per field ``{count, min, max, mean, last}`` over the finite values."""
+    ctx = ctx_of(request)
+    ctx.check_run(request, run_id, "read")
+    columns = ctx.store.read_columns(run_id, stream, _fields(fields))
+    count = len(columns["_index"])
+    return JSON({"count": count, "fields": jsonable(stats_of(columns, count))})

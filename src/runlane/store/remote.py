@@ -1,0 +1,460 @@
+"""RemoteStore: the Store protocol over HTTP to ``runlane server``, with an offline spool.
+
+``runlane.init(..., store="http://host:8080")`` (or ``RUNLANE_STORE=http://...``) logs
+through it; the process's writer already batches, so each ``write`` is one POST. Contracts
+beyond :mod:`runlane.store.base`:
+
+* **Retries.** Connection failures, timeouts and 502/503/504 are retried with exponential
+  backoff; 4xx answers raise the runlane error of their code at once (:mod:`runlane.server.wire`).
+* **Spool.** When the server stays unreachable, ``write`` (and ``create_run``, which then picks
+  the run id itself) stores the request in a local spool folder and returns: the data is
+  durable on this disk, not yet visible on the server. A background thread replays the spool
+  in order as soon as the server answers; while anything is spooled, new writes queue behind
+  it, so each run's order is kept. Every batch carries a fresh ``batch_id`` and the server
+  applies each id once, so replays never duplicate. Spools left by a process that exited are
+  replayed by the next RemoteStore for the same server, or by ``runlane sync``.
+* **Reads** need the server: they raise :class:`~runlane.errors.StoreError` when it is down.
+* **Heartbeats** are best effort: an unreachable server is ignored.
+
+Spool folder: ``RUNLANE_SPOOL_DIR``, else ``$RUNLANE_DIR/.spool``, else ``~/.runlane/spool``,
+then one sub-folder per server URL. Token: ``token=`` or ``RUNLANE_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from runlane.entities import (
+    Batch,
+    Event,
+    LineageRecord,
+    LogRecord,
+    ParamsDoc,
+    RowsPage,
+    RunInfo,
+    RunSpec,
+    StreamInfo,
+)
+from runlane.errors import NotFoundError, RunlaneError, StoreError
+from runlane.store import documents as docs
+from runlane.store.spool import Spool
+from runlane.store.tags import untag
+from runlane.store.wire import (
+    decode_columns,
+    encode_batch,
+    event_from_wire,
+    info_from_wire,
+    lineage_from_wire,
+    log_from_wire,
+    spec_to_wire,
+    stream_from_wire,
+)
+from runlane.timeutil import now
+from runlane.values import decode_value
+
+PAGE = 1000
+MAX_BODY = 16 * 1024 * 1024
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class ServerUnreachable(StoreError):
+    """The server did not answer (or answered 502/503/504) after every retry."""
+
+
+def default_spool_dir(url: str) -> Path:
+    base = os.environ.get("RUNLANE_SPOOL_DIR")
+    if base:
+        root = Path(base)
+    elif os.environ.get("RUNLANE_DIR"):
+        root = Path(os.environ["RUNLANE_DIR"]) / ".spool"
+    else:
+        root = Path.home() / ".runlane" / "spool"
+    digest = hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()[:12]
+    return root.expanduser() / digest
+
+
+class RemoteStore:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 30.0,
+        attempts: int = 4,
+        backoff: float = 0.05,
+        max_body: int = MAX_BODY,
+    ) -> None:
+        import httpx
+
+        from runlane import __version__
+
+        self._url = url.rstrip("/")
+        headers = {"user-agent": f"runlane/{__version__}"}
+        token = token or os.environ.get("RUNLANE_TOKEN")
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        self._httpx = httpx
+        self._http = httpx.Client(base_url=f"{self._url}/api/v1", headers=headers, timeout=timeout)
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self.max_body = max_body
+        self.spool = Spool(spool_dir if spool_dir is not None else default_spool_dir(self._url))
+        self._order = threading.RLock()
+        self._aliases = self.spool.aliases()
+        self._offline: dict[str, RunInfo] = {}
+        self._replayer: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._warned: set[str] = set()
+        if self.spool.pending():
+            self._start_replayer()
+
+    @property
+    def uri(self) -> str:
+        return self._url
+
+    # --- HTTP ---------------------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        attempts: int | None = None,
+    ) -> Any:
+        """The response of a request; retried while the server is unreachable; raises the
+        runlane error of a 4xx/5xx answer, ServerUnreachable after the last attempt."""
+        tries = attempts or self.attempts
+        headers = {"content-type": "application/json"} if content is not None else None
+        last: str = ""
+        for attempt in range(tries):
+            if attempt:
+                time.sleep(self.backoff * (2 ** (attempt - 1)))
+            try:
+                response = self._http.request(
+                    method, path, content=content, params=params, headers=headers
+                )
+            except self._httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code in RETRY_STATUSES:
+                last = f"HTTP {response.status_code}: {response.text[:200]}"
+                continue
+            if response.status_code >= 400:
+                raise self._error(response)
+            return response
+        raise ServerUnreachable(f"runlane server {self._url} is unreachable ({last})")
+
+    def _error(self, response: Any) -> RunlaneError:
+        from runlane.server.wire import exception_for
+
+        try:
+            body = response.json()["error"]
+            return exception_for(str(body["code"]), str(body["message"]))
+        except (ValueError, KeyError, TypeError):
+            return StoreError(
+                f"runlane server {self._url} answered HTTP {response.status_code}: "
+                f"{response.text[:200]}"
+            )
+
+    def _get(self, path: str, **params: Any) -> Any:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self._send("GET", path, params=clean).json()
+
+    def _post(self, path: str, doc: Any, attempts: int | None = None) -> Any:
+        return self._send("POST", path, content=orjson.dumps(doc), attempts=attempts).json()
+
+    def _id(self, run_id: str) -> str:
+        return self._aliases.get(run_id, run_id)
+
+    # --- runs ---------------------------------------------------------------------------
+    def create_run(self, spec: RunSpec) -> tuple[RunInfo, bool]:
+        with self._order:
+            if not self.spool.pending():
+                try:
+                    answer = self._post("/runs", spec_to_wire(spec))
+                    return info_from_wire(answer["run"]), bool(answer["existed"])
+                except ServerUnreachable as exc:
+                    self._warn("create", exc)
+            run_id = spec.run_id or docs.new_run_id()
+            offline = replace(spec, run_id=run_id)
+            self.spool.append("create", run_id, orjson.dumps(spec_to_wire(offline)))
+        self._start_replayer()
+        doc = docs.new_document(offline, spec.name or run_id, run_id, now())
+        info = docs.info_from_document(doc, heartbeat_at=None, path=None, now=now())
+        self._offline[run_id] = info
+        return info, False
+
+    def get_run(self, run_id: str) -> RunInfo:
+        try:
+            return info_from_wire(self._get(f"/runs/{self._id(run_id)}"))
+        except (ServerUnreachable, NotFoundError):
+            if run_id in self._offline:
+                return self._offline[run_id]
+            raise
+
+    def resolve_run(self, ref: str) -> str:
+        return str(self._get("/runs/resolve", ref=ref)["id"])
+
+    def list_runs(
+        self,
+        *,
+        project: str | None = None,
+        where: str | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RunInfo]:
+        out: list[RunInfo] = []
+        while limit is None or len(out) < limit:
+            size = PAGE if limit is None else min(PAGE, limit - len(out))
+            page = self._get(
+                "/runs",
+                project=project,
+                where=where,
+                sort=sort,
+                limit=size,
+                offset=offset + len(out),
+            )
+            out.extend(info_from_wire(d) for d in page["runs"])
+            if page["nextOffset"] is None or not page["runs"]:
+                break
+        return out
+
+    def delete_run(self, run_id: str) -> None:
+        self._send("DELETE", f"/runs/{self._id(run_id)}")
+
+    def heartbeat(self, run_id: str, at: float) -> None:
+        try:
+            self._post(f"/runs/{self._id(run_id)}/heartbeat", {"at": at}, attempts=1)
+        except ServerUnreachable:
+            return
+
+    # --- writes -------------------------------------------------------------------------
+    def write(self, run_id: str, batch: Batch) -> None:
+        for part in self._parts(batch):
+            self._write_one(run_id, encode_batch(part, uuid.uuid4().hex))
+
+    def _parts(self, batch: Batch) -> list[Batch]:
+        """``batch`` split so each part's body stays under ``max_body`` (rows halved)."""
+        body = encode_batch(batch)
+        if len(body) <= self.max_body or sum(len(r) for r in batch.rows.values()) < 2:
+            return [batch]
+        first = replace(batch, rows={}, nonfinite=set(batch.nonfinite))
+        second = Batch(nonfinite=set(batch.nonfinite))
+        rows = [(s, r) for s, items in batch.rows.items() for r in items]
+        half = len(rows) // 2
+        for target, chunk in ((first, rows[:half]), (second, rows[half:])):
+            for stream, row in chunk:
+                target.rows.setdefault(stream, []).append(row)
+        # other records travel with the first part; patches last, with the second
+        second.patches, first.patches = first.patches, []
+        return self._parts(first) + self._parts(second)
+
+    def _write_one(self, run_id: str, body: bytes) -> None:
+        with self._order:
+            if not self.spool.pending():
+                try:
+                    self._send("POST", f"/runs/{self._id(run_id)}/batches", content=body)
+                    return
+                except ServerUnreachable as exc:
+                    self._warn("write", exc)
+            self.spool.append("batch", run_id, body)
+        self._start_replayer()
+
+    def _warn(self, what: str, exc: Exception) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            print(
+                f"runlane: {exc}; spooling to {self.spool.folder} and replaying when it is back",
+                file=sys.stderr,
+            )
+
+    def sync(self, run_id: str) -> None:
+        """Replay the spool if the server is back; then ask the server to sync the run. With
+        the server down, spooled data is already fsynced to this disk."""
+        if self.spool.pending() and not self.replay():
+            return
+        try:
+            self._post(f"/runs/{self._id(run_id)}/sync", {})
+        except ServerUnreachable:
+            return
+
+    # --- spool replay -------------------------------------------------------------------
+    def replay(self) -> bool:
+        """Send every spooled entry, oldest first; return True when the spool is empty.
+        An entry the server refuses (4xx: a deleted run, ...) is moved to ``failed/``."""
+        with self.spool.locked():
+            for path in self.spool.entries():
+                with self._order:
+                    if not path.exists():
+                        continue
+                    kind, run_id, body = Spool.read(path)
+                    try:
+                        if kind == "create":
+                            answer = self._send("POST", "/runs", content=body, attempts=1)
+                            server_id = str(answer.json()["run"]["id"])
+                            if server_id != run_id:
+                                self.spool.alias(run_id, server_id)
+                                self._aliases[run_id] = server_id
+                        else:
+                            target = self._id(run_id)
+                            self._send("POST", f"/runs/{target}/batches", content=body, attempts=1)
+                    except ServerUnreachable:
+                        return False
+                    except RunlaneError as exc:
+                        self._park(path, exc)
+                        continue
+                    self.spool.remove(path)
+        return not self.spool.pending()
+
+    def _park(self, path: Path, exc: RunlaneError) -> None:
+        failed = path.parent / "failed"
+        failed.mkdir(exist_ok=True)
+        os.replace(path, failed / path.name)
+        self.spool.remove(path)
+        print(
+            f"runlane: the server refused spooled {path.name} ({exc}); kept in {failed}",
+            file=sys.stderr,
+        )
+
+    def _start_replayer(self) -> None:
+        with self._order:
+            if self._replayer is not None and self._replayer.is_alive():
+                return
+            self._stopping.clear()
+            self._replayer = threading.Thread(
+                target=self._replay_loop, name="runlane-spool", daemon=True
+            )
+            self._replayer.start()
+
+    def _replay_loop(self) -> None:
+        delay = 0.2
+        while not self._stopping.wait(delay):
+            try:
+                if self.replay():
+                    return
+            except Exception as exc:  # never let the thread die silently
+                print(f"runlane: replaying the spool failed: {exc!r}", file=sys.stderr)
+            delay = min(delay * 2, 5.0)
+
+    # --- reads --------------------------------------------------------------------------
+    def read_params(self, run_id: str) -> ParamsDoc:
+        d = self._get(f"/runs/{self._id(run_id)}/params")
+        return ParamsDoc(int(d["version"]), _plain(d["data"]), d.get("updatedAt"))
+
+    def read_metadata(self, run_id: str) -> dict[str, tuple[dict[str, Any], float]]:
+        d = self._get(f"/runs/{self._id(run_id)}/metadata")["metadata"]
+        return {k: (_plain(v["value"]), float(v["updatedAt"])) for k, v in d.items()}
+
+    def list_streams(self, run_id: str) -> list[StreamInfo]:
+        d = self._get(f"/runs/{self._id(run_id)}/streams")
+        return [stream_from_wire(s) for s in d["streams"]]
+
+    def read_rows(self, run_id: str, stream: str, start: int = 0, limit: int = 1000) -> RowsPage:
+        d = self._get(
+            f"/runs/{self._id(run_id)}/streams/{stream}/rows", start=start, limit=max(limit, 0)
+        )
+        rows = [
+            (int(item["index"]), _row(item["data"]), str(item["createdAt"])) for item in d["data"]
+        ]
+        return RowsPage(rows=rows, start_index=int(d["startIndex"]), total=int(d["streamTotal"]))
+
+    def read_columns(
+        self, run_id: str, stream: str, fields: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray[Any, Any]]:
+        params = {} if fields is None else {"fields": ",".join(fields)}
+        response = self._send(
+            "GET", f"/runs/{self._id(run_id)}/streams/{stream}/columns", params=params
+        )
+        columns = decode_columns(response.content)
+        if fields is not None:  # a requested field that is empty on the server
+            for name in fields:
+                columns.setdefault(name, np.full(len(columns["_index"]), np.nan))
+        return columns
+
+    def read_logs(
+        self, run_id: str, start: int = 0, limit: int | None = None, level: str | None = None
+    ) -> list[LogRecord]:
+        out: list[LogRecord] = []
+        while limit is None or len(out) < limit:
+            size = PAGE if limit is None else min(PAGE, limit - len(out))
+            d = self._get(f"/runs/{self._id(run_id)}/logs", start=start, limit=size, level=level)
+            out.extend(log_from_wire(r) for r in d["logs"])
+            if len(d["logs"]) < size or not d["logs"]:
+                break
+            start = int(d["nextStart"])
+        return out
+
+    def read_events(self, run_id: str, since: float | None = None) -> list[Event]:
+        d = self._get(f"/runs/{self._id(run_id)}/events", since=since)
+        return [event_from_wire(e) for e in d["events"]]
+
+    def list_tracks(self, run_id: str) -> list[str]:
+        return [str(t) for t in self._get(f"/runs/{self._id(run_id)}/tracks")["topics"]]
+
+    def read_track(
+        self, run_id: str, topic: str, start: float | None = None, end: float | None = None
+    ) -> list[dict[str, Any]]:
+        d = self._get(f"/runs/{self._id(run_id)}/tracks/{topic}", start=start, end=end)
+        return [_row(entry) for entry in d["entries"]]
+
+    def read_lineage(self, run_id: str) -> list[LineageRecord]:
+        d = self._get(f"/runs/{self._id(run_id)}/lineage")
+        return [lineage_from_wire(r) for r in d["lineage"]]
+
+    def run_path(self, run_id: str) -> str | None:
+        return None
+
+    def close(self) -> None:
+        """Try once more to replay the spool (what stays is replayed by a later process),
+        then close the connections."""
+        self._stopping.set()
+        thread = self._replayer
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5.0)
+        if self.spool.pending():
+            with contextlib.suppress(Exception):
+                self.replay()
+        self._http.close()
+
+
+def _plain(value: Any) -> Any:
+    """Tags undone and bytes decoded, at any depth."""
+    value = untag(value)
+    if type(value) is dict:
+        decoded = decode_value(value)
+        if decoded is not value:
+            return decoded
+        return {k: _plain(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_plain(v) for v in value]
+    return value
+
+
+def _row(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: decode_value(v) for k, v in untag(data).items()}
+
+
+def open_uri(uri: str) -> RemoteStore:
+    """Store registry hook for ``http://`` and ``https://``."""
+    return RemoteStore(uri)
+
+
+__all__ = ["RemoteStore", "ServerUnreachable", "default_spool_dir"]

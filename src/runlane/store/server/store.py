@@ -1,0 +1,596 @@
+"""ServerStore: the Store protocol on PostgreSQL plus an object store for cold metric chunks.
+
+Stateless: everything lives in the database and the object store, so any number of server
+processes may share them. Contracts beyond :mod:`runlane.store.base`:
+
+* ``write`` applies a batch in one transaction (all or nothing) and returns after the commit.
+  :meth:`ServerStore.write_once` does the same but records a client batch id in that
+  transaction and skips a batch whose id was applied before, so retries never duplicate.
+* Metric streams keep at most ``chunk_rows`` rows hot; older rows are compacted into Parquet
+  chunks (see :mod:`runlane.store.server.streams`) — inline after the write, or by a
+  background thread (``background_compaction=True``), and readers merge hot and cold.
+* ``sync`` is a no-op beyond ``write``: a commit is as durable as the database is configured.
+* Driver errors raise :class:`~runlane.errors.StoreError` with the cause chained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import numpy as np
+import orjson
+import psycopg
+from psycopg.types.json import Jsonb, set_json_loads
+from psycopg_pool import ConnectionPool
+
+from runlane.entities import (
+    LEVEL_RANK,
+    Batch,
+    Event,
+    LineageRecord,
+    LogRecord,
+    ParamsDoc,
+    RowsPage,
+    RunInfo,
+    RunSpec,
+    StreamInfo,
+)
+from runlane.errors import NotFoundError, RunlaneError, StoreError
+from runlane.names import check_name
+from runlane.store import documents as docs
+from runlane.store.columns import field_names
+from runlane.store.server import runs, streams
+from runlane.store.server.chunks import ChunkCache
+from runlane.store.server.compactor import Compactor
+from runlane.store.server.objects import DatabaseObjects, ObjectStore
+from runlane.store.server.schema import migrate
+from runlane.store.tags import dumps, loads, untag
+from runlane.timeutil import now
+
+DEFAULT_CHUNK_ROWS = 10_000
+#: Advisory lock namespace for creating runs in one owner/project ("rlcr").
+CREATE_LOCK = 0x726C6372
+
+Conn = psycopg.Connection[Any]
+
+
+def _configure(conn: Conn) -> None:
+    set_json_loads(orjson.loads, conn)
+
+
+class ServerStore:
+    """See the module docstring. Thread-safe; one connection pool per instance."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        objects: ObjectStore | None = None,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        background_compaction: bool = False,
+        pool_size: int = 8,
+        cache_bytes: int = 256 * 1024 * 1024,
+    ) -> None:
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be ≥ 1, not {chunk_rows}")
+        self._dsn = dsn
+        self._label = _redact(dsn)
+        self.chunk_rows = chunk_rows
+        try:
+            with psycopg.connect(dsn, connect_timeout=10) as conn:  # fails fast when down
+                migrate(conn)
+            self._pool: ConnectionPool[Conn] = ConnectionPool(
+                dsn,
+                min_size=1,
+                max_size=pool_size,
+                configure=_configure,
+                check=ConnectionPool.check_connection,
+                open=True,
+                timeout=30.0,
+                name="runlane",
+            )
+        except RunlaneError:
+            raise
+        except Exception as exc:
+            self._close_pool()
+            raise StoreError(f"could not open the PostgreSQL store {self._label}: {exc}") from exc
+        self.objects: ObjectStore = objects or DatabaseObjects(self._connect, self._label)
+        self._reader = streams.ChunkReader(self.objects, ChunkCache(cache_bytes))
+        self._compactor = Compactor(self._compact_stream) if background_compaction else None
+
+    # --- plumbing -----------------------------------------------------------------------
+    @property
+    def uri(self) -> str:
+        return self._dsn
+
+    @contextmanager
+    def _connect(self) -> Iterator[Conn]:
+        """A pooled connection in a transaction (committed on success); driver errors become
+        StoreError."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except RunlaneError:
+            raise
+        except (psycopg.Error, OSError) as exc:
+            raise StoreError(f"PostgreSQL store {self._label} failed: {exc}") from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("psycopg_pool"):
+                raise StoreError(f"PostgreSQL store {self._label} failed: {exc}") from exc
+            raise
+
+    def connection(self) -> AbstractContextManager[Conn]:
+        """A pooled connection in a transaction, for modules that keep their own tables
+        (API tokens); committed when the block ends without an error."""
+        return self._connect()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Conn]:
+        """A read-only REPEATABLE READ transaction: every query sees one snapshot."""
+        with self._connect() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield conn
+
+    def _require(self, conn: Conn, run_id: str, *, lock: bool = False) -> None:
+        sql = "SELECT 1 FROM runs WHERE id = %s" + (" FOR KEY SHARE" if lock else "")
+        if conn.execute(sql.encode(), (run_id,)).fetchone() is None:
+            raise NotFoundError(f"run {run_id!r} not found in {self._label}")
+
+    # --- runs ---------------------------------------------------------------------------
+    def create_run(self, spec: RunSpec) -> tuple[RunInfo, bool]:
+        with self._connect() as conn:
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                (CREATE_LOCK, f"{spec.owner}/{spec.project}"),
+            )
+            existing = self._find_existing(conn, spec)
+            if existing is not None:
+                return runs.get(conn, existing, self._label), True
+            run_id = spec.run_id or docs.new_run_id()
+            if spec.run_id is None:
+                while conn.execute("SELECT 1 FROM runs WHERE id = %s", (run_id,)).fetchone():
+                    run_id = docs.new_run_id()  # pragma: no cover - 64 random bits
+            taken = {
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT name FROM runs WHERE owner = %s AND project = %s "
+                    "AND folder IS NOT DISTINCT FROM %s",
+                    (spec.owner, spec.project, spec.folder),
+                ).fetchall()
+            }
+            name = docs.unique_name(spec.name or run_id, taken.__contains__)
+            at = now()
+            doc = runs.server_document(docs.new_document(spec, name, run_id, at))
+            runs.insert(conn, doc, at)
+            return runs.info(doc, at), False
+
+    def _find_existing(self, conn: Conn, spec: RunSpec) -> str | None:
+        if spec.run_id is not None:
+            row = conn.execute("SELECT id FROM runs WHERE id = %s", (spec.run_id,)).fetchone()
+            if row is not None:
+                return str(row[0])
+        if spec.external_id is not None:
+            row = conn.execute(
+                "SELECT id FROM runs WHERE owner = %s AND project = %s AND external_id = %s "
+                "ORDER BY created LIMIT 1",
+                (spec.owner, spec.project, spec.external_id),
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+        if spec.resume and spec.name:
+            row = conn.execute(
+                "SELECT id FROM runs WHERE owner = %s AND project = %s AND name = %s "
+                "AND folder IS NOT DISTINCT FROM %s ORDER BY created LIMIT 1",
+                (spec.owner, spec.project, spec.name, spec.folder),
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+        return None
+
+    def get_run(self, run_id: str) -> RunInfo:
+        with self._connect() as conn:
+            return runs.get(conn, run_id, self._label)
+
+    def resolve_run(self, ref: str) -> str:
+        with self._connect() as conn:
+            return runs.resolve(conn, ref, self._label)
+
+    def list_runs(
+        self,
+        *,
+        project: str | None = None,
+        where: str | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RunInfo]:
+        with self._connect() as conn:
+            return runs.search(
+                conn, project=project, where=where, sort=sort, limit=limit, offset=offset
+            )
+
+    def list_projects(self) -> list[tuple[str, str, int, float]]:
+        """``(owner, project, run count, last run created)`` for every project."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT owner, project, count(*), max(created) FROM runs "
+                "GROUP BY owner, project ORDER BY owner, project"
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+    def delete_run(self, run_id: str) -> None:
+        with self._connect() as conn:
+            self._require(conn, run_id)
+            ids = [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT id FROM streams WHERE run_id = %s", (run_id,)
+                ).fetchall()
+            ]
+            keys = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT key FROM metric_chunks WHERE stream_id = ANY(%s)", (ids,)
+                ).fetchall()
+            ]
+            conn.execute("DELETE FROM metric_rows WHERE stream_id = ANY(%s)", (ids,))
+            conn.execute("DELETE FROM metric_chunks WHERE stream_id = ANY(%s)", (ids,))
+            conn.execute("DELETE FROM runs WHERE id = %s", (run_id,))
+        if keys:
+            self.objects.delete(keys)
+
+    def heartbeat(self, run_id: str, at: float) -> None:
+        with self._connect() as conn:
+            cur = conn.execute("UPDATE runs SET heartbeat_at = %s WHERE id = %s", (at, run_id))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"run {run_id!r} not found in {self._label}")
+
+    # --- writes -------------------------------------------------------------------------
+    def write(self, run_id: str, batch: Batch) -> None:
+        self.write_once(run_id, batch, None)
+
+    def write_once(self, run_id: str, batch: Batch, batch_id: str | None) -> bool:
+        """Apply ``batch`` unless ``batch_id`` was applied before; return whether it was
+        applied now. The id is recorded in the batch's own transaction."""
+        touched: list[streams.StreamState] = []
+        with self._connect() as conn:
+            if batch_id is not None:
+                cur = conn.execute(
+                    "INSERT INTO ingest_batches (batch_id, run_id, at) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (batch_id) DO NOTHING",
+                    (batch_id, run_id, now()),
+                )
+                if cur.rowcount == 0:
+                    self._require(conn, run_id)
+                    return False
+            self._apply(conn, run_id, batch, touched)
+        for st in touched:
+            if streams.needs_compaction(st, self.chunk_rows):
+                if self._compactor is not None:
+                    self._compactor.submit(run_id, st.id)
+                else:
+                    self._compact_stream(run_id, st.id)
+        return True
+
+    def _apply(
+        self, conn: Conn, run_id: str, batch: Batch, touched: list[streams.StreamState]
+    ) -> None:
+        if batch.logs:
+            row = conn.execute(
+                "UPDATE runs SET log_next = log_next + %s WHERE id = %s RETURNING log_next",
+                (len(batch.logs), run_id),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"run {run_id!r} not found in {self._label}")
+            first_seq = int(row[0]) - len(batch.logs)
+        else:
+            self._require(conn, run_id, lock=True)
+            first_seq = 0
+        for update in batch.params:
+            conn.execute(
+                "UPDATE runs SET params = CASE WHEN %s THEN %s::jsonb ELSE params || %s::jsonb "
+                "END, params_version = params_version + 1, params_updated = %s WHERE id = %s",
+                (update.reset, dumps(update.data), dumps(update.data), update.at, run_id),
+            )
+        for meta in batch.metadata:
+            conn.execute(
+                "INSERT INTO run_metadata (run_id, key, value, updated_at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, "
+                "updated_at = EXCLUDED.updated_at",
+                (run_id, meta.key, dumps(meta.value), meta.at),
+            )
+        if batch.rows:
+            at = now()
+            summary: dict[str, float] = {}
+            for stream, rows in batch.rows.items():
+                if not rows:
+                    continue
+                check_name(stream, "stream name")
+                names = field_names(rows)
+                nonfinite = stream in batch.nonfinite
+                touched.append(streams.append(conn, run_id, stream, rows, names, nonfinite, at))
+                summary.update(streams.summary(stream, rows, names))
+            if summary:
+                conn.execute(
+                    "UPDATE runs SET metrics = metrics || %s WHERE id = %s",
+                    (Jsonb(summary), run_id),
+                )
+        if batch.logs:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO run_logs (run_id, seq, level, rank, message, ts, metadata, "
+                    "source) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (
+                            run_id,
+                            first_seq + i,
+                            r.level,
+                            LEVEL_RANK.get(r.level, 1),
+                            r.message,
+                            r.timestamp,
+                            dumps(r.metadata) if r.metadata is not None else None,
+                            r.source,
+                        )
+                        for i, r in enumerate(batch.logs)
+                    ],
+                )
+        if batch.events:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO run_events (run_id, name, source, wallclock, metadata) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    [
+                        (
+                            run_id,
+                            e.name,
+                            e.source,
+                            e.wallclock,
+                            dumps(e.metadata) if e.metadata is not None else None,
+                        )
+                        for e in batch.events
+                    ],
+                )
+        if batch.tracks:
+            merged = docs.merge_track_entries(batch.tracks)
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO run_tracks (run_id, topic, ts, fields) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (run_id, topic, ts) DO UPDATE SET "
+                    "fields = run_tracks.fields || EXCLUDED.fields",
+                    [
+                        (
+                            run_id,
+                            topic,
+                            entry["timestamp"],
+                            dumps({k: v for k, v in entry.items() if k != "timestamp"}),
+                        )
+                        for topic, entries in merged.items()
+                        for entry in entries
+                    ],
+                )
+        if batch.lineage:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO run_lineage (run_id, doc) VALUES (%s, %s)",
+                    [(run_id, dumps(_lineage_doc(r))) for r in batch.lineage],
+                )
+        if batch.patches:
+            row = conn.execute(
+                "SELECT doc FROM runs WHERE id = %s FOR UPDATE", (run_id,)
+            ).fetchone()
+            assert row is not None
+            doc: dict[str, Any] = row[0]
+            changed = False
+            for patch in batch.patches:
+                changed = docs.apply_patch(doc, patch) or changed
+            if changed:
+                runs.update_document(conn, run_id, runs.server_document(doc))
+
+    def sync(self, run_id: str) -> None:
+        with self._connect() as conn:
+            self._require(conn, run_id)
+
+    # --- compaction ---------------------------------------------------------------------
+    def _compact_stream(self, run_id: str, stream_id: int) -> int:
+        with self._connect() as conn:
+            return streams.compact(conn, self.objects, run_id, stream_id, self.chunk_rows)
+
+    def compact(self, run_id: str | None = None) -> int:
+        """Compact every stream (of ``run_id``, or of all runs) now; return chunks written.
+        Waits for the background compactor to go idle first."""
+        if self._compactor is not None:
+            self._compactor.wait_idle()
+        with self._connect() as conn:
+            sql = "SELECT run_id, id FROM streams WHERE next_idx - hot_start > %s"
+            params: list[Any] = [self.chunk_rows]
+            if run_id is not None:
+                sql += " AND run_id = %s"
+                params.append(run_id)
+            todo = conn.execute(sql.encode(), params).fetchall()
+        return sum(self._compact_stream(str(r), int(s)) for r, s in todo)
+
+    # --- reads --------------------------------------------------------------------------
+    def read_params(self, run_id: str) -> ParamsDoc:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT params_version, params, params_updated FROM runs WHERE id = %s",
+                (run_id,),
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"run {run_id!r} not found in {self._label}")
+        return ParamsDoc(int(row[0]), untag(row[1]), row[2])
+
+    def read_metadata(self, run_id: str) -> dict[str, tuple[dict[str, Any], float]]:
+        with self._connect() as conn:
+            self._require(conn, run_id)
+            rows = conn.execute(
+                "SELECT key, value, updated_at FROM run_metadata WHERE run_id = %s ORDER BY key",
+                (run_id,),
+            ).fetchall()
+        return {str(r[0]): (untag(r[1]), float(r[2])) for r in rows}
+
+    def list_streams(self, run_id: str) -> list[StreamInfo]:
+        with self._connect() as conn:
+            self._require(conn, run_id)
+            states = streams.list_states(conn, run_id)
+        return [
+            StreamInfo(name, st.next_idx, st.created_at, st.updated_at, tuple(st.fields))
+            for name, st in states
+            if st.next_idx > 0
+        ]
+
+    def read_rows(self, run_id: str, stream: str, start: int = 0, limit: int = 1000) -> RowsPage:
+        with self._snapshot() as conn:
+            self._require(conn, run_id)
+            st = streams.state(conn, run_id, stream)
+            return streams.read_rows(conn, self._reader, st, start, limit)
+
+    def read_columns(
+        self, run_id: str, stream: str, fields: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray[Any, Any]]:
+        with self._snapshot() as conn:
+            self._require(conn, run_id)
+            st = streams.state(conn, run_id, stream)
+            return streams.read_columns(conn, self._reader, st, fields)
+
+    def read_series(
+        self, run_id: str, stream: str, fields: Sequence[str], x: str, buckets: int
+    ) -> tuple[int, dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]] | None:
+        """``(rows, {field: (x, y)})``: min/max downsampling of ``fields`` to ``buckets`` from
+        chunk summaries (no chunk is read); None when the caller should downsample
+        :meth:`read_columns` itself."""
+        with self._snapshot() as conn:
+            self._require(conn, run_id)
+            st = streams.state(conn, run_id, stream)
+            return streams.read_series(conn, st, fields, x, buckets)
+
+    def read_logs(
+        self, run_id: str, start: int = 0, limit: int | None = None, level: str | None = None
+    ) -> list[LogRecord]:
+        min_rank = LEVEL_RANK.get(level, 0) if level else 0
+        sql = (
+            "SELECT seq, level, message, ts, metadata::text, source FROM run_logs "
+            "WHERE run_id = %s AND seq >= %s AND rank >= %s ORDER BY seq"
+        )
+        params: list[Any] = [run_id, start, min_rank]
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(max(0, int(limit)))
+        with self._connect() as conn:
+            self._require(conn, run_id)
+            rows = conn.execute(sql.encode(), params).fetchall()
+        return [
+            LogRecord(str(r[1]), str(r[2]), float(r[3]), loads(r[4]), r[5], int(r[0])) for r in rows
+        ]
+
+    def read_events(self, run_id: str, since: float | None = None) -> list[Event]:
+        with self._connect() as conn:
+            self._require(conn, run_id)
+            rows = conn.execute(
+                "SELECT name, wallclock, source, metadata::text FROM run_events "
+                "WHERE run_id = %s AND wallclock >= %s ORDER BY pos",
+                (run_id, float("-inf") if since is None else since),
+            ).fetchall()
+        return [Event(str(r[0]), float(r[1]), r[2], loads(r[3])) for r in rows]
+
+    def list_tracks(self, run_id: str) -> list[str]:
+        with self._connect() as conn:
+            self._require(conn, run_id)
+            rows = conn.execute(
+                "SELECT DISTINCT topic FROM run_tracks WHERE run_id = %s ORDER BY topic",
+                (run_id,),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def read_track(
+        self, run_id: str, topic: str, start: float | None = None, end: float | None = None
+    ) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            self._require(conn, run_id)
+            rows = conn.execute(
+                "SELECT ts, fields::text FROM run_tracks WHERE run_id = %s AND topic = %s "
+                "AND ts >= %s AND ts < %s ORDER BY ts",
+                (
+                    run_id,
+                    topic,
+                    float("-inf") if start is None else start,
+                    float("inf") if end is None else end,
+                ),
+            ).fetchall()
+        out = []
+        for ts, text in rows:
+            fields = loads(text)
+            out.append({"timestamp": float(ts), **{k: _plain(v) for k, v in fields.items()}})
+        return out
+
+    def read_lineage(self, run_id: str) -> list[LineageRecord]:
+        with self._connect() as conn:
+            self._require(conn, run_id)
+            rows = conn.execute(
+                "SELECT doc::text FROM run_lineage WHERE run_id = %s ORDER BY pos", (run_id,)
+            ).fetchall()
+        out = []
+        for (text,) in rows:
+            d = loads(text)
+            out.append(
+                LineageRecord(
+                    name=d["name"],
+                    kind=d.get("kind", "artifact"),
+                    path=d.get("path"),
+                    is_input=bool(d.get("is_input", False)),
+                    hash=d.get("hash"),
+                    size=d.get("size"),
+                    summary=d.get("summary"),
+                    at=float(d.get("at", 0.0)),
+                )
+            )
+        return out
+
+    def run_path(self, run_id: str) -> str | None:
+        return None
+
+    def close(self) -> None:
+        if self._compactor is not None:
+            self._compactor.stop()
+        self._reader.close()
+        self._close_pool()
+
+    def _close_pool(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.close()
+
+
+def _plain(value: Any) -> Any:
+    from runlane.values import decode_value
+
+    return decode_value(value)
+
+
+def _lineage_doc(record: LineageRecord) -> dict[str, Any]:
+    return {
+        "name": record.name,
+        "kind": record.kind,
+        "path": record.path,
+        "is_input": record.is_input,
+        "hash": record.hash,
+        "size": record.size,
+        "summary": record.summary,
+        "at": record.at,
+    }
+
+
+def _redact(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return "postgresql://…"
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return dsn

@@ -1,0 +1,385 @@
+"""The JSON shapes runlane's server and its HTTP client exchange.
+
+Shared by :mod:`runlane.server` and :mod:`runlane.store.remote`, so both sides read what the
+other writes. Values round-trip exactly: bytes travel as ``{"$b64": ...}`` and non-finite
+floats as ``{"$f": "NaN" | "Infinity" | "-Infinity"}`` (JSON has neither). A batch is::
+
+    {"batch_id": str|null, "params": [...], "metadata": [...], "rows": {stream: [row]},
+     "nonfinite": [stream], "logs": [...], "events": [...], "tracks": [...],
+     "lineage": [...], "patches": [...]}
+
+Decoding validates shapes and raises :class:`~runlane.errors.InvalidArgumentError` naming the
+bad field; it never trusts a client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields as dataclass_fields
+from typing import Any
+
+import numpy as np
+import orjson
+
+from runlane.entities import (
+    Batch,
+    Event,
+    LineageRecord,
+    LogRecord,
+    MetadataUpdate,
+    ParamsUpdate,
+    RunInfo,
+    RunPatch,
+    RunSpec,
+    StatusChange,
+    StreamInfo,
+    TrackEntry,
+)
+from runlane.errors import InvalidArgumentError, RunlaneError
+from runlane.names import check_key, check_name, check_path
+from runlane.store.tags import tag, tag_row, untag, untag_row
+from runlane.values import encode_bytes
+
+
+class MalformedBody(InvalidArgumentError):
+    """A request body is not JSON, or not the shape this endpoint takes."""
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes; numpy values serialized, non-str keys allowed."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
+def loads(body: bytes | str) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"request body is not valid JSON: {exc}") from exc
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with bytes as ``{"$b64"}`` and non-finite floats tagged, at any depth."""
+    kind = type(value)
+    if kind is bytes or kind is bytearray or kind is memoryview:
+        return encode_bytes(value)
+    if kind is dict:
+        return {k: jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [jsonable(v) for v in value]
+    return tag(value)
+
+
+# --- batches ----------------------------------------------------------------------------------
+def encode_batch(batch: Batch, batch_id: str | None = None) -> bytes:
+    rows = {
+        stream: [tag_row(r) for r in items] if stream in batch.nonfinite else items
+        for stream, items in batch.rows.items()
+    }
+    return dumps(
+        {
+            "batch_id": batch_id,
+            "params": [{"data": tag(p.data), "reset": p.reset, "at": p.at} for p in batch.params],
+            "metadata": [{"key": m.key, "value": tag(m.value), "at": m.at} for m in batch.metadata],
+            "rows": rows,
+            "nonfinite": sorted(batch.nonfinite),
+            "logs": [log_to_wire(r) for r in batch.logs],
+            "events": [event_to_wire(e) for e in batch.events],
+            "tracks": [
+                {"topic": t.topic, "timestamp": t.timestamp, "fields": tag(t.fields)}
+                for t in batch.tracks
+            ],
+            "lineage": [lineage_to_wire(r) for r in batch.lineage],
+            "patches": [_patch_to_wire(p) for p in batch.patches],
+        }
+    )
+
+
+def decode_batch(body: bytes | dict[str, Any]) -> tuple[Batch, str | None]:
+    """``(batch, batch_id)`` from a request body; InvalidArgumentError on a bad shape."""
+    doc = loads(body) if not isinstance(body, dict) else body
+    _expect(doc, dict, "batch")
+    batch_id = doc.get("batch_id")
+    if batch_id is not None and (not isinstance(batch_id, str) or not 0 < len(batch_id) <= 128):
+        raise MalformedBody("batch_id must be a string of 1 to 128 characters")
+    batch = Batch()
+    try:
+        for p in doc.get("params") or []:
+            batch.params.append(
+                ParamsUpdate(
+                    _dict(untag(p["data"]), "params.data"),
+                    bool(p.get("reset")),
+                    float(p.get("at", 0.0)),
+                )
+            )
+        for m in doc.get("metadata") or []:
+            batch.metadata.append(
+                MetadataUpdate(
+                    check_name(m["key"], "metadata key"),
+                    _dict(untag(m["value"]), "metadata.value"),
+                    float(m["at"]),
+                )
+            )
+        rows = doc.get("rows") or {}
+        _expect(rows, dict, "rows")
+        for stream, items in rows.items():
+            check_name(stream, "stream name")
+            _expect(items, list, f"rows[{stream!r}]")
+            clean: list[dict[str, Any]] = []
+            flagged = False
+            for row in items:
+                _expect(row, dict, f"a row of stream {stream!r}")
+                plain, found = untag_row(row)
+                flagged = flagged or found
+                clean.append(plain)
+            batch.rows[str(stream)] = clean
+            if flagged:
+                batch.nonfinite.add(str(stream))
+        batch.logs.extend(log_from_wire(r) for r in doc.get("logs") or [])
+        batch.events.extend(event_from_wire(e) for e in doc.get("events") or [])
+        for t in doc.get("tracks") or []:
+            batch.tracks.append(
+                TrackEntry(
+                    check_path(t["topic"], "track topic"),
+                    float(t["timestamp"]),
+                    _dict(untag(t["fields"]), "tracks.fields"),
+                )
+            )
+        batch.lineage.extend(lineage_from_wire(r) for r in doc.get("lineage") or [])
+        batch.patches.extend(patch_from_wire(p) for p in doc.get("patches") or [])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, RunlaneError):
+            raise
+        raise MalformedBody(f"malformed batch: {type(exc).__name__}: {exc}") from exc
+    return batch, batch_id
+
+
+def _expect(value: Any, kind: type, what: str) -> None:
+    if not isinstance(value, kind):
+        raise MalformedBody(f"{what} must be a JSON {kind.__name__}, not {value!r:.60}")
+
+
+def _dict(value: Any, what: str) -> dict[str, Any]:
+    _expect(value, dict, what)
+    return dict(value)
+
+
+def log_to_wire(r: LogRecord) -> dict[str, Any]:
+    return {
+        "level": r.level,
+        "message": r.message,
+        "timestamp": r.timestamp,
+        "metadata": tag(r.metadata),
+        "source": r.source,
+        "seq": r.seq,
+    }
+
+
+def log_from_wire(d: dict[str, Any]) -> LogRecord:
+    return LogRecord(
+        level=str(d["level"]),
+        message=str(d["message"]),
+        timestamp=float(d["timestamp"]),
+        metadata=untag(d.get("metadata")),
+        source=d.get("source"),
+        seq=int(d.get("seq", -1)),
+    )
+
+
+def event_to_wire(e: Event) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "wallclock": e.wallclock,
+        "source": e.source,
+        "metadata": tag(e.metadata),
+    }
+
+
+def event_from_wire(d: dict[str, Any]) -> Event:
+    return Event(
+        name=str(d["name"]),
+        wallclock=float(d["wallclock"]),
+        source=d.get("source"),
+        metadata=untag(d.get("metadata")),
+    )
+
+
+def lineage_to_wire(r: LineageRecord) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "kind": r.kind,
+        "path": r.path,
+        "is_input": r.is_input,
+        "hash": r.hash,
+        "size": r.size,
+        "summary": tag(r.summary),
+        "at": r.at,
+    }
+
+
+def lineage_from_wire(d: dict[str, Any]) -> LineageRecord:
+    return LineageRecord(
+        name=str(d["name"]),
+        kind=str(d.get("kind", "artifact")),
+        path=d.get("path"),
+        is_input=bool(d.get("is_input", False)),
+        hash=d.get("hash"),
+        size=d.get("size"),
+        summary=untag(d.get("summary")),
+        at=float(d.get("at", 0.0)),
+    )
+
+
+_PATCH_FIELDS = tuple(f.name for f in dataclass_fields(RunPatch))
+
+
+def _patch_to_wire(p: RunPatch) -> dict[str, Any]:
+    out = {name: getattr(p, name) for name in _PATCH_FIELDS}
+    out["tags"] = list(p.tags) if p.tags is not None else None
+    out["extra"] = tag(p.extra)
+    return out
+
+
+def patch_from_wire(d: dict[str, Any]) -> RunPatch:
+    unknown = set(d) - set(_PATCH_FIELDS)
+    if unknown:
+        raise MalformedBody(
+            f"run patch has unknown fields {sorted(unknown)}; known: {', '.join(_PATCH_FIELDS)}"
+        )
+    values = dict(d)
+    if values.get("tags") is not None:
+        values["tags"] = tuple(str(t) for t in values["tags"])
+    if values.get("extra") is not None:
+        values["extra"] = _dict(untag(values["extra"]), "patch.extra")
+    values["at"] = float(values.get("at") or 0.0)
+    values["reset_tags"] = bool(values.get("reset_tags", False))
+    return RunPatch(**values)
+
+
+# --- runs -------------------------------------------------------------------------------------
+_SPEC_FIELDS = tuple(f.name for f in dataclass_fields(RunSpec))
+
+
+def spec_to_wire(spec: RunSpec) -> dict[str, Any]:
+    out = {name: getattr(spec, name) for name in _SPEC_FIELDS}
+    out["tags"] = list(spec.tags)
+    out["extra"] = tag(spec.extra)
+    return out
+
+
+def spec_from_wire(d: Any) -> RunSpec:
+    _expect(d, dict, "run spec")
+    unknown = set(d) - set(_SPEC_FIELDS)
+    if unknown:
+        raise MalformedBody(
+            f"run spec has unknown fields {sorted(unknown)}; known: {', '.join(_SPEC_FIELDS)}"
+        )
+    for required in ("owner", "project"):
+        if not isinstance(d.get(required), str):
+            raise MalformedBody(f"run spec needs {required!r} as a string")
+    values = dict(d)
+    values["tags"] = tuple(check_key(str(t), "tag") for t in values.get("tags") or ())
+    values["extra"] = _dict(untag(values.get("extra") or {}), "spec.extra")
+    values["resume"] = bool(values.get("resume", False))
+    check_name(values["owner"], "owner")
+    check_name(values["project"], "project")
+    for key, check, what in (
+        ("name", check_name, "run name"),
+        ("run_id", check_name, "run id"),
+        ("folder", check_path, "folder"),
+        ("group", check_path, "group"),
+        ("external_id", check_key, "external_id"),
+    ):
+        if values.get(key) is not None:
+            if not isinstance(values[key], str):
+                raise MalformedBody(f"run spec field {key!r} must be a string or null")
+            check(values[key], what)
+    return RunSpec(**values)
+
+
+def info_to_wire(info: RunInfo) -> dict[str, Any]:
+    out = info.to_dict()
+    out["extra"] = tag(info.extra)
+    return out
+
+
+def info_from_wire(d: dict[str, Any]) -> RunInfo:
+    return RunInfo(
+        id=str(d["id"]),
+        owner=str(d["owner"]),
+        project=str(d["project"]),
+        name=str(d["name"]),
+        folder=d.get("folder"),
+        group=d.get("group"),
+        description=d.get("description"),
+        tags=tuple(d.get("tags") or ()),
+        status=str(d["status"]),
+        status_history=tuple(
+            StatusChange(str(c["status"]), float(c["at"]), c.get("message"))
+            for c in d.get("statusHistory") or ()
+        ),
+        framework=d.get("framework"),
+        backend=d.get("backend"),
+        external_id=d.get("externalId"),
+        created_at=float(d["createdAt"]),
+        updated_at=float(d["updatedAt"]),
+        heartbeat_at=d.get("heartbeatAt"),
+        path=d.get("path"),
+        extra=untag(d.get("extra") or {}),
+    )
+
+
+def stream_to_wire(s: StreamInfo) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "count": s.count,
+        "createdAt": s.created_at,
+        "updatedAt": s.updated_at,
+        "fields": list(s.fields),
+        "description": s.description,
+        "tags": list(s.tags),
+        "metadata": tag(s.metadata),
+    }
+
+
+def stream_from_wire(d: dict[str, Any]) -> StreamInfo:
+    return StreamInfo(
+        name=str(d["name"]),
+        count=int(d["count"]),
+        created_at=d.get("createdAt"),
+        updated_at=d.get("updatedAt"),
+        fields=tuple(d.get("fields") or ()),
+        description=d.get("description"),
+        tags=tuple(d.get("tags") or ()),
+        metadata=untag(d.get("metadata")),
+    )
+
+
+# --- numeric columns --------------------------------------------------------------------------
+COLUMNS_TYPE = "application/x-runlane-columns"
+_MAGIC = b"RLCOLS1\n"
+
+
+def encode_columns(columns: dict[str, np.ndarray[Any, Any]]) -> bytes:
+    """``RLCOLS1``, a JSON header line ``{"columns": [[name, dtype, nbytes]]}``, then each
+    column's raw little-endian bytes in header order."""
+    arrays = [
+        (name, np.ascontiguousarray(col, dtype=col.dtype.newbyteorder("<")))
+        for name, col in columns.items()
+    ]
+    header = {"columns": [[name, a.dtype.str, a.nbytes] for name, a in arrays]}
+    return b"".join([_MAGIC, dumps(header), b"\n", *(a.tobytes() for _, a in arrays)])
+
+
+def decode_columns(body: bytes) -> dict[str, np.ndarray[Any, Any]]:
+    """Undo :func:`encode_columns` (arrays in native byte order)."""
+    if not body.startswith(_MAGIC):
+        raise MalformedBody("not a runlane columns body")
+    end = body.index(b"\n", len(_MAGIC))
+    header = orjson.loads(body[len(_MAGIC) : end])
+    out: dict[str, np.ndarray[Any, Any]] = {}
+    offset = end + 1
+    for name, dtype_text, nbytes in header["columns"]:
+        dtype = np.dtype(dtype_text)
+        column = np.frombuffer(body, dtype=dtype, count=nbytes // dtype.itemsize, offset=offset)
+        out[str(name)] = column.astype(dtype.newbyteorder("="))
+        offset += nbytes
+    return out
