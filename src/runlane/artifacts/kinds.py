@@ -53,41 +53,11 @@ class ArtifactKind(StrEnum):
     LOG = "log"
 
 
-POLYAXON_KINDS: tuple[str, ...] = (
-    "model",
-    "audio",
-    "video",
-    "histogram",
-    "image",
-    "tensor",
-    "dataframe",
-    "chart",
-    "csv",
-    "tsv",
-    "psv",
-    "ssv",
-    "metric",
-    "env",
-    "html",
-    "text",
-    "file",
-    "dir",
-    "dockerfile",
-    "docker_image",
-    "data",
-    "coderef",
-    "table",
-    "tensorboard",
-    "curve",
-    "confusion",
-    "analysis",
-    "iteration",
-    "markdown",
-    "system",
-    "artifact",
-    "span",
-)
 FEDML_TYPES: dict[str, int] = {"general": 1, "model": 2, "dataset": 3, "source code": 4, "log": 5}
+#: Polyaxon's V1ArtifactKind values, in its order: every kind but FedML's own types.
+POLYAXON_KINDS: tuple[str, ...] = tuple(
+    k.value for k in ArtifactKind if k.value == "model" or k.value not in FEDML_TYPES
+)
 
 #: Kinds whose event rows carry the whole value (no asset file), as in Polyaxon.
 SINGLE_FILE_EVENT_KINDS = frozenset(
