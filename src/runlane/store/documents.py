@@ -17,6 +17,7 @@ from typing import Any
 
 from runlane.entities import (
     STATUS_ALIASES,
+    LineageRecord,
     RunInfo,
     RunPatch,
     RunSpec,
@@ -258,3 +259,31 @@ def run_record(info: RunInfo, params: dict[str, Any], metrics: dict[str, Any]) -
         "metrics": metrics,
         "meta": info.extra,
     }
+
+
+def lineage_to_doc(record: LineageRecord) -> dict[str, Any]:
+    """A lineage record as the JSON document every store keeps."""
+    return {
+        "name": record.name,
+        "kind": record.kind,
+        "path": record.path,
+        "is_input": record.is_input,
+        "hash": record.hash,
+        "size": record.size,
+        "summary": record.summary,
+        "at": record.at,
+    }
+
+
+def lineage_from_doc(doc: dict[str, Any]) -> LineageRecord:
+    """Inverse of :func:`lineage_to_doc`; missing fields take their defaults."""
+    return LineageRecord(
+        name=str(doc["name"]),
+        kind=str(doc.get("kind", "artifact")),
+        path=doc.get("path"),
+        is_input=bool(doc.get("is_input", False)),
+        hash=doc.get("hash"),
+        size=doc.get("size"),
+        summary=doc.get("summary"),
+        at=float(doc.get("at", 0.0)),
+    )

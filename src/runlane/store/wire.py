@@ -15,6 +15,7 @@ bad field; it never trusts a client.
 from __future__ import annotations
 
 from dataclasses import fields as dataclass_fields
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from runlane.entities import (
 )
 from runlane.errors import InvalidArgumentError, RunlaneError
 from runlane.names import check_key, check_name, check_path
+from runlane.store.documents import lineage_from_doc, lineage_to_doc
 from runlane.store.tags import tag, tag_row, untag, untag_row
 from runlane.values import encode_bytes
 
@@ -203,29 +205,11 @@ def event_from_wire(d: dict[str, Any]) -> Event:
 
 
 def lineage_to_wire(r: LineageRecord) -> dict[str, Any]:
-    return {
-        "name": r.name,
-        "kind": r.kind,
-        "path": r.path,
-        "is_input": r.is_input,
-        "hash": r.hash,
-        "size": r.size,
-        "summary": tag(r.summary),
-        "at": r.at,
-    }
+    return {**lineage_to_doc(r), "summary": tag(r.summary)}
 
 
 def lineage_from_wire(d: dict[str, Any]) -> LineageRecord:
-    return LineageRecord(
-        name=str(d["name"]),
-        kind=str(d.get("kind", "artifact")),
-        path=d.get("path"),
-        is_input=bool(d.get("is_input", False)),
-        hash=d.get("hash"),
-        size=d.get("size"),
-        summary=untag(d.get("summary")),
-        at=float(d.get("at", 0.0)),
-    )
+    return replace(lineage_from_doc(d), summary=untag(d.get("summary")))
 
 
 _PATCH_FIELDS = tuple(f.name for f in dataclass_fields(RunPatch))

@@ -321,7 +321,9 @@ class LocalStore:
         if batch.tracks:
             self._write_tracks(run_dir, batch, dirty)
         if batch.lineage:
-            self._append_simple(run_dir, "lineage.jsonl", [_lineage_doc(r) for r in batch.lineage])
+            self._append_simple(
+                run_dir, "lineage.jsonl", [docs.lineage_to_doc(r) for r in batch.lineage]
+            )
             dirty.add(run_dir / "lineage.jsonl")
         if batch.patches:
             self._write_patches(run_id, run_dir, batch.patches)
@@ -598,21 +600,8 @@ class LocalStore:
         return rows
 
     def read_lineage(self, run_id: str) -> list[LineageRecord]:
-        out = []
-        for line in iter_jsonl(self._dir(run_id) / "lineage.jsonl"):
-            out.append(
-                LineageRecord(
-                    name=line["name"],
-                    kind=line.get("kind", "artifact"),
-                    path=line.get("path"),
-                    is_input=bool(line.get("is_input", False)),
-                    hash=line.get("hash"),
-                    size=line.get("size"),
-                    summary=line.get("summary"),
-                    at=float(line.get("at", 0)),
-                )
-            )
-        return out
+        path = self._dir(run_id) / "lineage.jsonl"
+        return [docs.lineage_from_doc(line) for line in iter_jsonl(path)]
 
     def run_path(self, run_id: str) -> str | None:
         return str(self._dir(run_id))
@@ -641,16 +630,3 @@ class LocalStore:
 def _fixed(data: bytes, count: int) -> Callable[[int], tuple[bytes, int]]:
     """An AppendLog builder for content that does not depend on the first record number."""
     return lambda first: (data, count)
-
-
-def _lineage_doc(record: LineageRecord) -> dict[str, Any]:
-    return {
-        "name": record.name,
-        "kind": record.kind,
-        "path": record.path,
-        "is_input": record.is_input,
-        "hash": record.hash,
-        "size": record.size,
-        "summary": record.summary,
-        "at": record.at,
-    }

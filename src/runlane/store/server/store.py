@@ -374,7 +374,7 @@ class ServerStore:
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO run_lineage (run_id, doc) VALUES (%s, %s)",
-                    [(run_id, dumps(_lineage_doc(r))) for r in batch.lineage],
+                    [(run_id, dumps(docs.lineage_to_doc(r))) for r in batch.lineage],
                 )
         if batch.patches:
             row = conn.execute(
@@ -531,22 +531,7 @@ class ServerStore:
             rows = conn.execute(
                 "SELECT doc::text FROM run_lineage WHERE run_id = %s ORDER BY pos", (run_id,)
             ).fetchall()
-        out = []
-        for (text,) in rows:
-            d = loads(text)
-            out.append(
-                LineageRecord(
-                    name=d["name"],
-                    kind=d.get("kind", "artifact"),
-                    path=d.get("path"),
-                    is_input=bool(d.get("is_input", False)),
-                    hash=d.get("hash"),
-                    size=d.get("size"),
-                    summary=d.get("summary"),
-                    at=float(d.get("at", 0.0)),
-                )
-            )
-        return out
+        return [docs.lineage_from_doc(loads(text)) for (text,) in rows]
 
     def run_path(self, run_id: str) -> str | None:
         return None
@@ -567,19 +552,6 @@ def _plain(value: Any) -> Any:
     from runlane.values import decode_value
 
     return decode_value(value)
-
-
-def _lineage_doc(record: LineageRecord) -> dict[str, Any]:
-    return {
-        "name": record.name,
-        "kind": record.kind,
-        "path": record.path,
-        "is_input": record.is_input,
-        "hash": record.hash,
-        "size": record.size,
-        "summary": record.summary,
-        "at": record.at,
-    }
 
 
 def _redact(dsn: str) -> str:
