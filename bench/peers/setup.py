@@ -22,6 +22,7 @@ VENV = HERE / ".venv"
 # Versions that install together on Python 3.11 (checked on this machine kind).
 PEERS: tuple[str, ...] = (
     "mlflow==3.17.2",
+    "psycopg2-binary==2.9.13",  # mlflow server on PostgreSQL (bench/server.py)
     "aim==3.29.1",
     "trackio==0.43.0",
     "ml-dash==0.11.0",
