@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from runlane import __version__
-from runlane.cli import artifacts, demo, export, logs, manage, metrics, runs, server, sync
+from runlane.cli import artifacts, demo, export, logs, manage, metrics, runs, server, sync, ui
 from runlane.cli.common import UsageError
 from runlane.errors import RunlaneError
 
-COMMAND_GROUPS = (runs, metrics, logs, export, manage, artifacts, server, sync, demo)
+COMMAND_GROUPS = (runs, metrics, logs, export, manage, artifacts, server, sync, demo, ui)
 DASH_VALUE_OPTIONS = frozenset({"--sort", "--where"})
 
 

@@ -35,8 +35,11 @@ def create_app(
     *,
     auth: Tokens | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    ui: bool = True,
 ) -> FastAPI:
-    """The REST app over ``store``. ``auth``: the token registry to enforce (None: no auth)."""
+    """The REST app over ``store``. ``auth``: the token registry to enforce (None: no auth).
+    ``ui``: also serve the built web UI at ``/`` when its assets are present (the API keeps
+    ``/api/v1``; the UI's pages hold no data, which the API still guards)."""
     app = FastAPI(
         title="runlane",
         version=__version__,
@@ -89,6 +92,10 @@ def create_app(
         message = str(exc) if code.name != "internal" else f"internal error: {exc!r}"
         return error_response(code.name, message)
 
+    if ui:
+        from runlane.ui.mount import mount_ui
+
+        mount_ui(app)
     app.add_middleware(BodyLimit, limit=max_body)
     return app
 
