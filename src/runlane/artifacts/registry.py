@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runlane.artifacts.aliases import drop_alias, move_alias, read_aliases
 from runlane.artifacts.errors import ArtifactNotFoundError
 from runlane.artifacts.fetch import download_dest, download_files, storage_for
 from runlane.artifacts.journal import append_json_lines, read_json_lines
@@ -193,8 +194,7 @@ class ModelRegistry:
         )
 
     def _aliases(self, folder: Path) -> dict[str, str]:
-        doc = read_json(folder / "aliases.json", None)
-        return {str(k): str(v) for k, v in doc.items()} if isinstance(doc, dict) else {}
+        return read_aliases(folder)
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
@@ -414,19 +414,15 @@ class ModelRegistry:
         target = self.version(name, version)
         folder = self._dir(name)
         with locked(folder / ".lock"):
-            current = self._aliases(folder)
-            current[check_key(alias, "alias")] = target.version
-            write_json(folder / "aliases.json", current)
+            move_alias(folder, alias, target.version)
         return self.version(name, target.version)
 
     def remove_alias(self, name: str, alias: str) -> None:
         folder = self._dir(name)
         self.get(name)
         with locked(folder / ".lock"):
-            current = self._aliases(folder)
-            if current.pop(alias, None) is None:
+            if not drop_alias(folder, alias):
                 raise ArtifactNotFoundError(f"model {name!r} has no alias {alias!r}")
-            write_json(folder / "aliases.json", current)
 
 
 def _tags(tags: Iterable[str] | None) -> list[str]:

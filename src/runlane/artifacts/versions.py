@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runlane.artifacts.aliases import drop_alias, move_alias, read_aliases
 from runlane.artifacts.errors import ArtifactNotFoundError, SourceNotFoundError
 from runlane.artifacts.fetch import download_files, storage_for
 from runlane.artifacts.kinds import fedml_type_id, normalize_kind
@@ -272,8 +273,7 @@ class VersionStore:
         )
 
     def _aliases(self, folder: Path) -> dict[str, str]:
-        doc = read_json(folder / "aliases.json", None)
-        return {str(k): str(v) for k, v in doc.items()} if isinstance(doc, dict) else {}
+        return read_aliases(folder)
 
     def _docs(self, folder: Path) -> list[dict[str, Any]]:
         if not folder.is_dir():
@@ -370,15 +370,11 @@ class VersionStore:
         target = self.get(name, version)
         folder = self._dir(name)
         with locked(folder / ".lock"):
-            current = self._aliases(folder)
-            current[check_key(alias, "alias")] = target.version
-            write_json(folder / "aliases.json", current)
+            move_alias(folder, alias, target.version)
         return self.get(name, target.version)
 
     def remove_alias(self, name: str, alias: str) -> None:
         folder = self._dir(name)
         with locked(folder / ".lock"):
-            current = self._aliases(folder)
-            if current.pop(alias, None) is None:
+            if not drop_alias(folder, alias):
                 raise ArtifactNotFoundError(f"artifact {name!r} has no alias {alias!r}")
-            write_json(folder / "aliases.json", current)
