@@ -32,6 +32,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="object store for cold metric chunks ($RUNLANE_ARTIFACTS)",
     )
     server.add_argument(
+        "--files",
+        metavar="DIR",
+        help="with a postgresql:// store: folder for artifact records, shared by replicas "
+        "($RUNLANE_SERVER_FILES, else $RUNLANE_DIR/.server-files)",
+    )
+    server.add_argument(
         "--s3-endpoint",
         metavar="URL",
         help="S3 service URL ($RUNLANE_S3_ENDPOINT; keys from AWS_* variables)",
@@ -90,6 +96,7 @@ def cmd_server(args: argparse.Namespace) -> int:
             port=args.port,
             grpc_port=args.grpc_port,
             artifacts=args.artifacts,
+            files=args.files,
             s3_endpoint=args.s3_endpoint,
             insecure=args.insecure,
             auth=args.auth,

@@ -28,6 +28,7 @@ class ServeOptions:
     port: int = 8080
     grpc_port: int | None = None
     artifacts: str | None = None
+    files: str | None = None
     s3_endpoint: str | None = None
     insecure: bool = False
     auth: str = "auto"  # auto | on | off
@@ -43,8 +44,24 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def open_server_store(uri: str | None, artifacts: str | None, s3_endpoint: str | None) -> Store:
-    """The store to serve: a ServerStore for ``postgresql://``, else the registry's store."""
+def server_files_root(files: str | None) -> str:
+    """The folder of a ServerStore's artifact records: ``files``, else
+    ``RUNLANE_SERVER_FILES``, else ``<RUNLANE_DIR>/.server-files``."""
+    return (
+        files
+        or os.environ.get("RUNLANE_SERVER_FILES")
+        or os.path.join(settings.default_root(), ".server-files")
+    )
+
+
+def open_server_store(
+    uri: str | None,
+    artifacts: str | None,
+    s3_endpoint: str | None,
+    files: str | None = None,
+) -> Store:
+    """The store to serve: a ServerStore for ``postgresql://`` (artifact records under
+    :func:`server_files_root`), else the registry's store."""
     target = uri or settings.default_store_uri()
     if target.startswith(("postgresql://", "postgres://")):
         from runlane.store.server import ServerStore
@@ -57,6 +74,7 @@ def open_server_store(uri: str | None, artifacts: str | None, s3_endpoint: str |
             ),
             background_compaction=True,
             pool_size=16,
+            files_root=server_files_root(files),
         )
     if target.startswith(("http://", "https://")):
         raise InvalidArgumentError(
@@ -74,7 +92,7 @@ def build(options: ServeOptions) -> tuple[Store, Any, Any]:
 
     if options.auth not in ("auto", "on", "off"):
         raise InvalidArgumentError(f"auth {options.auth!r} is not one of auto, on, off")
-    store = open_server_store(options.store, options.artifacts, options.s3_endpoint)
+    store = open_server_store(options.store, options.artifacts, options.s3_endpoint, options.files)
     tokens = tokens_for(store)
     enabled = options.auth == "on" or (options.auth == "auto" and tokens.any())
     if not enabled and not is_loopback(options.host) and not options.insecure:

@@ -27,4 +27,8 @@ def open_uri(uri: str) -> object:
         raise StoreError(
             f"store {uri!r} needs the server extra: pip install 'runlane[server]' ({exc})"
         ) from exc
-    return ServerStore(uri, objects=object_store_from(os.environ.get("RUNLANE_ARTIFACTS")))
+    return ServerStore(
+        uri,
+        objects=object_store_from(os.environ.get("RUNLANE_ARTIFACTS")),
+        files_root=os.environ.get("RUNLANE_SERVER_FILES") or None,
+    )

@@ -11,12 +11,18 @@ processes may share them. Contracts beyond :mod:`runlane.store.base`:
   background thread (``background_compaction=True``), and readers merge hot and cold.
 * ``sync`` is a no-op beyond ``write``: a commit is as durable as the database is configured.
 * Driver errors raise :class:`~runlane.errors.StoreError` with the cause chained.
+* Artifact records (run manifests, versioned artifacts, the model registry) live as small
+  JSON documents under ``files_root`` (:attr:`ServerStore.root`, the folder
+  :mod:`runlane.artifacts.home` lays projects out in); replicas must share that folder (one
+  host, or a shared filesystem). Artifact bytes go to the object store when one is given.
+  Without ``files_root`` they fall back to a per-process scratch folder (tests only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,11 +78,14 @@ class ServerStore:
         background_compaction: bool = False,
         pool_size: int = 8,
         cache_bytes: int = 256 * 1024 * 1024,
+        files_root: str | Path | None = None,
     ) -> None:
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be ≥ 1, not {chunk_rows}")
         self._dsn = dsn
         self._label = _redact(dsn)
+        #: Where artifact records live (see the module docstring); None: a scratch folder.
+        self.root: Path | None = Path(files_root).resolve() if files_root is not None else None
         self.chunk_rows = chunk_rows
         try:
             with psycopg.connect(dsn, connect_timeout=10) as conn:  # fails fast when down
