@@ -202,6 +202,19 @@ class MetadataUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamInfoUpdate:
+    """A metric stream's description, tags and metadata (ML-Dash's ``metrics(name,
+    description=, tags=, metadata=)``). ``None`` leaves a field as it was; ``tags`` replaces
+    the stream's tags; ``metadata`` replaces its metadata document."""
+
+    stream: str
+    description: str | None
+    tags: tuple[str, ...] | None
+    metadata: dict[str, Any] | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class LineageRecord:
     """A reference to something a run used or produced: data, a model, code, an artifact."""
 
@@ -219,14 +232,16 @@ class LineageRecord:
 class Batch:
     """Everything one writer pass has for one run, grouped by kind, each list in call order.
 
-    Stores apply, in this order: params, metadata, metric rows, logs, events, tracks, lineage,
-    then run patches (so a terminal status lands after the data logged before it). Metric rows
-    are dicts ``{field: value, ..., "_ts": epoch}`` keyed by stream; ``nonfinite`` names the
-    streams holding a NaN or ±inf somewhere (the local store then writes JSON's NaN tokens).
+    Stores apply, in this order: params, metadata, stream info, metric rows, logs, events,
+    tracks, lineage, then run patches (so a terminal status lands after the data logged before
+    it). Metric rows are dicts ``{field: value, ..., "_ts": epoch}`` keyed by stream;
+    ``nonfinite`` names the streams holding a NaN or ±inf somewhere (the local store then
+    writes JSON's NaN tokens).
     """
 
     params: list[ParamsUpdate] = field(default_factory=list)
     metadata: list[MetadataUpdate] = field(default_factory=list)
+    stream_info: list[StreamInfoUpdate] = field(default_factory=list)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     nonfinite: set[str] = field(default_factory=set)
     logs: list[LogRecord] = field(default_factory=list)
@@ -239,6 +254,7 @@ class Batch:
         return bool(
             self.params
             or self.metadata
+            or self.stream_info
             or self.rows
             or self.logs
             or self.events

@@ -110,3 +110,22 @@ def test_the_facade_continues_an_experiment_written_by_mldash(tmp_path: Path) ->
     assert view.params.get() == {"lr": 0.1, "epochs": 2}
     assert [p["data"]["loss"] for p in view.metrics("train").read()["data"]] == [2.0, 1.0]
     assert [r.message for r in view.logs()] == ["from ml-dash", "from runlane"]
+
+
+def test_stream_description_tags_and_metadata_reach_mldash(tmp_path: Path) -> None:
+    root = tmp_path / "dash"
+    with mldash.Experiment(prefix=PREFIX, dash_root=str(root)).run as exp:
+        exp.metrics("train", description="training loss", tags=["core"], metadata={"unit": "nats"})
+        exp.metrics("train").log(loss=0.5, step=0)
+        mine = {m["name"]: m for m in exp.metrics.list_all()}
+    assert (mine["train"]["description"], mine["train"]["tags"]) == ("training loss", ["core"])
+    (info,) = runlane.open(PREFIX, dir=root).streams()
+    assert (info.description, info.tags, info.metadata) == (
+        "training loss",
+        ("core",),
+        {"unit": "nats"},
+    )
+    reader = ml_dash.Experiment(prefix=PREFIX, dash_root=str(root))
+    with reader.run as exp2:
+        theirs = {m["name"]: m for m in exp2.metrics("train").list_all()}
+    assert (theirs["train"]["description"], theirs["train"]["tags"]) == ("training loss", ["core"])

@@ -22,6 +22,7 @@ from runlane.entities import (
     ParamsUpdate,
     RunPatch,
     RunSpec,
+    StreamInfoUpdate,
     TrackEntry,
 )
 from runlane.errors import InvalidArgumentError, NotFoundError
@@ -353,6 +354,35 @@ def test_read_rows_paging_shape(store: Store) -> None:
     assert beyond.rows == []
     assert beyond.to_dict()["hasMore"] is False
     assert store.read_rows(run_id, "default", start=0, limit=0).rows == []
+
+
+def test_stream_info_is_kept_merged_and_listed(store: Store) -> None:
+    rid = make_run(store)
+    store.write(
+        rid,
+        Batch(
+            stream_info=[
+                StreamInfoUpdate("loss", "training loss", ("train", "core"), {"unit": "nats"}, 5.0)
+            ]
+        ),
+    )
+    (info,) = store.list_streams(rid)  # listed before any row
+    assert (info.name, info.count) == ("loss", 0)
+    assert (info.description, info.tags, info.metadata) == (
+        "training loss",
+        ("train", "core"),
+        {"unit": "nats"},
+    )
+    store.write(rid, rows_batch("loss", [{"v": 1.0, "_ts": 1.0}]))
+    # None fields keep what was there; given ones replace
+    store.write(rid, Batch(stream_info=[StreamInfoUpdate("loss", None, ("eval",), None, 6.0)]))
+    (info,) = store.list_streams(rid)
+    assert (info.count, info.description, info.tags, info.metadata) == (
+        1,
+        "training loss",
+        ("eval",),
+        {"unit": "nats"},
+    )
 
 
 def test_never_logged_stream_reads_empty(store: Store) -> None:

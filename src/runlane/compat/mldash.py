@@ -237,8 +237,10 @@ class Metrics:
         tags: list[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Metric:
-        """The stream ``name``. ``description``, ``tags`` and ``metadata`` are accepted
-        for compatibility and not stored."""
+        """The stream ``name``; ``description``, ``tags`` and ``metadata``, when given, are
+        stored with the stream (``list_all`` and ML-Dash's ``metadata.json`` show them)."""
+        if description is not None or tags is not None or metadata is not None:
+            self._run.metrics(str(name), description=description, tags=tags, metadata=metadata)
         return Metric(self._run, str(name))
 
     def log(self, _flush: bool = False, **kwargs: Any) -> Metrics:

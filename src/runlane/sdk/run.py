@@ -25,6 +25,7 @@ from runlane.entities import (
     ParamsUpdate,
     RunPatch,
     Status,
+    StreamInfoUpdate,
     TrackEntry,
 )
 from runlane.errors import InvalidArgumentError, InvalidValueError, RunStateError
@@ -240,8 +241,40 @@ class Run(ArtifactWrites, RunView):
         if len(self._queue) >= w.SOFT_LIMIT:
             self._writer.kick()
 
-    def metrics(self, name: str = DEFAULT_STREAM) -> MetricStream:
-        return MetricStream(self, check_name(name, "stream name"))
+    def metrics(
+        self,
+        name: str = DEFAULT_STREAM,
+        *,
+        description: str | None = None,
+        tags: str | Iterable[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MetricStream:
+        """The stream ``name``. ``description``, ``tags`` (replacing the stream's tags) and
+        ``metadata`` (a dict replacing the stream's metadata document), when given, are
+        recorded with the stream in order with its rows; the stream is listed from then on.
+        Raises InvalidArgumentError for a bad name and InvalidValueError for bad metadata."""
+        stream = check_name(name, "stream name")
+        if description is not None or tags is not None or metadata is not None:
+            if metadata is not None and not isinstance(metadata, Mapping):
+                raise InvalidValueError(
+                    f"metadata of stream {stream!r} must be a dict, not {type(metadata).__name__}"
+                )
+            doc = (
+                None
+                if metadata is None
+                else {str(k): coerce_param(f"{stream}.{k}", v) for k, v in metadata.items()}
+            )
+            self._put(
+                w.STREAM,
+                StreamInfoUpdate(
+                    stream,
+                    None if description is None else str(description),
+                    None if tags is None else split_tags(tags),
+                    doc,
+                    _time(),
+                ),
+            )
+        return MetricStream(self, stream)
 
     def _log_row(
         self, stream: str, fields: Mapping[str, Any], ts: float | None, source: str | None

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from runlane.store.base import Store
 
 # item kinds: the first element of each queued tuple
-METRIC, LOG, EVENT, TRACK, PARAMS, META, LINEAGE, PATCH = range(8)
+METRIC, LOG, EVENT, TRACK, PARAMS, META, LINEAGE, PATCH, STREAM = range(9)
 
 SOFT_LIMIT = 20_000
 HARD_LIMIT = 200_000
@@ -204,6 +204,8 @@ class Writer:
                     batch.lineage.append(item[2])
                 elif kind == PATCH:
                     batch.patches.append(item[2])
+                elif kind == STREAM:
+                    batch.stream_info.append(item[2])
             for sink, batch in batches.items():
                 self._write(sink, batch, 1)
 

@@ -37,6 +37,9 @@ class _Stream:
     rows: list[tuple[int, dict[str, Any], str]] = field(default_factory=list)
     created_at: float = 0.0
     updated_at: float = 0.0
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -181,6 +184,16 @@ class MemoryStore:
                 run.metadata[meta.key] = (meta.value, meta.at)
             created = iso()
             t = now()
+            for info in batch.stream_info:
+                stream = run.streams.get(info.stream)
+                if stream is None:
+                    stream = run.streams[info.stream] = _Stream(created_at=t, updated_at=t)
+                if info.description is not None:
+                    stream.description = info.description
+                if info.tags is not None:
+                    stream.tags = tuple(info.tags)
+                if info.metadata is not None:
+                    stream.metadata = dict(info.metadata)
             for name, rows in batch.rows.items():
                 stream = run.streams.get(name)
                 if stream is None:
@@ -230,6 +243,9 @@ class MemoryStore:
                     s.created_at,
                     s.updated_at,
                     tuple(field_names(r[1] for r in s.rows)),
+                    s.description,
+                    s.tags,
+                    None if s.metadata is None else dict(s.metadata),
                 )
                 for name, s in sorted(run.streams.items())
             ]

@@ -22,6 +22,7 @@ from runlane.entities import (
     RunInfo,
     RunPatch,
     RunSpec,
+    StreamInfoUpdate,
     TrackEntry,
 )
 from runlane.store.base import Store
@@ -138,7 +139,23 @@ def _metadata(source: Store, target: Store, sid: str, rid: str, result: UploadRe
 
 
 def _streams(source: Store, target: Store, sid: str, rid: str, result: UploadResult) -> None:
-    counts = {s.name: s.count for s in target.list_streams(rid)}
+    known = {s.name: s for s in target.list_streams(rid)}
+    counts = {name: s.count for name, s in known.items()}
+    infos = [
+        StreamInfoUpdate(
+            s.name, s.description, s.tags, s.metadata, s.updated_at or s.created_at or 0.0
+        )
+        for s in source.list_streams(sid)
+        if (s.description, s.tags, s.metadata) != (None, (), None)
+        and (
+            s.name not in known
+            or (known[s.name].description, known[s.name].tags, known[s.name].metadata)
+            != (s.description, s.tags, s.metadata)
+        )
+    ]
+    if infos:
+        target.write(rid, Batch(stream_info=infos))
+        result.other.append("stream info")
     for stream in source.list_streams(sid):
         start = counts.get(stream.name, 0)
         while start < stream.count:

@@ -33,6 +33,7 @@ from runlane.entities import (
     RunSpec,
     StatusChange,
     StreamInfo,
+    StreamInfoUpdate,
     TrackEntry,
 )
 from runlane.errors import InvalidArgumentError, RunlaneError
@@ -81,6 +82,16 @@ def encode_batch(batch: Batch, batch_id: str | None = None) -> bytes:
             "batch_id": batch_id,
             "params": [{"data": tag(p.data), "reset": p.reset, "at": p.at} for p in batch.params],
             "metadata": [{"key": m.key, "value": tag(m.value), "at": m.at} for m in batch.metadata],
+            "stream_info": [
+                {
+                    "stream": s.stream,
+                    "description": s.description,
+                    "tags": None if s.tags is None else list(s.tags),
+                    "metadata": None if s.metadata is None else tag(s.metadata),
+                    "at": s.at,
+                }
+                for s in batch.stream_info
+            ],
             "rows": rows,
             "nonfinite": sorted(batch.nonfinite),
             "logs": [log_to_wire(r) for r in batch.logs],
@@ -118,6 +129,25 @@ def decode_batch(body: bytes | dict[str, Any]) -> tuple[Batch, str | None]:
                     check_name(m["key"], "metadata key"),
                     _dict(untag(m["value"]), "metadata.value"),
                     float(m["at"]),
+                )
+            )
+        for s in doc.get("stream_info") or []:
+            tags = s.get("tags")
+            meta = s.get("metadata")
+            description = s.get("description")
+            if description is not None and not isinstance(description, str):
+                raise MalformedBody(
+                    f"stream_info.description must be a string, not {description!r:.60}"
+                )
+            if tags is not None:
+                _expect(tags, list, "stream_info.tags")
+            batch.stream_info.append(
+                StreamInfoUpdate(
+                    check_name(s["stream"], "stream name"),
+                    description,
+                    None if tags is None else tuple(check_key(str(t), "tag") for t in tags),
+                    None if meta is None else _dict(untag(meta), "stream_info.metadata"),
+                    float(s["at"]),
                 )
             )
         rows = doc.get("rows") or {}

@@ -295,6 +295,16 @@ class LocalStore:
         if batch.metadata:
             self._write_metadata(run_dir, batch)
             dirty.add(run_dir / "metadata.json")
+        for info in batch.stream_info:
+            stream_dir = run_dir / "metrics" / check_name(info.stream, "stream name")
+            streams.set_stream_info(
+                stream_dir,
+                info.stream,
+                info.description,
+                None if info.tags is None else list(info.tags),
+                info.metadata,
+            )
+            dirty.add(stream_dir / "metadata.json")
         for stream, rows in batch.rows.items():
             stream_dir = run_dir / "metrics" / stream
             streams.append_rows(stream_dir, stream, rows, stream in batch.nonfinite)

@@ -162,6 +162,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         ALTER TABLE metric_chunks ADD COLUMN summary bytea;
         """,
     ),
+    (
+        3,
+        "stream description, tags and metadata",
+        """
+        ALTER TABLE streams ADD COLUMN info jsonb;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

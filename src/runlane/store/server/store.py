@@ -310,6 +310,8 @@ class ServerStore:
                 "updated_at = EXCLUDED.updated_at",
                 (run_id, meta.key, dumps(meta.value), meta.at),
             )
+        for info in batch.stream_info:
+            streams.set_info(conn, run_id, info)
         if batch.rows:
             at = now()
             summary: dict[str, float] = {}
@@ -445,9 +447,18 @@ class ServerStore:
             self._require(conn, run_id)
             states = streams.list_states(conn, run_id)
         return [
-            StreamInfo(name, st.next_idx, st.created_at, st.updated_at, tuple(st.fields))
+            StreamInfo(
+                name,
+                st.next_idx,
+                st.created_at,
+                st.updated_at,
+                tuple(st.fields),
+                (st.info or {}).get("description"),
+                tuple((st.info or {}).get("tags") or ()),
+                (st.info or {}).get("metadata"),
+            )
             for name, st in states
-            if st.next_idx > 0
+            if st.next_idx > 0 or st.info is not None
         ]
 
     def read_rows(self, run_id: str, stream: str, start: int = 0, limit: int = 1000) -> RowsPage:

@@ -25,12 +25,12 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from runlane.entities import RowsPage
+from runlane.entities import RowsPage, StreamInfoUpdate
 from runlane.store.columns import numeric_column
 from runlane.store.server import summaries
 from runlane.store.server.chunks import Chunk, ChunkCache, encode_chunk
 from runlane.store.server.objects import ObjectStore
-from runlane.store.tags import tag_row, untag_row
+from runlane.store.tags import dumps, tag_row, untag, untag_row
 from runlane.timeutil import iso
 from runlane.values import decode_value
 
@@ -51,6 +51,25 @@ class StreamState:
     fields: list[str]
     created_at: float
     updated_at: float
+    info: dict[str, Any] | None = None
+
+
+def set_info(conn: Conn, run_id: str, update: StreamInfoUpdate) -> None:
+    """Merge a stream's description/tags/metadata (fields given as None are kept),
+    creating the stream when it has no row yet."""
+    patch: dict[str, Any] = {}
+    if update.description is not None:
+        patch["description"] = update.description
+    if update.tags is not None:
+        patch["tags"] = list(update.tags)
+    if update.metadata is not None:
+        patch["metadata"] = update.metadata
+    conn.execute(
+        "INSERT INTO streams (run_id, name, created_at, updated_at, info) "
+        "VALUES (%s, %s, %s, %s, %s::jsonb) ON CONFLICT (run_id, name) DO UPDATE SET "
+        "info = coalesce(streams.info, '{}'::jsonb) || EXCLUDED.info",
+        (run_id, update.stream, update.at, update.at, dumps(patch)),
+    )
 
 
 def append(
@@ -136,14 +155,22 @@ def state(conn: Conn, run_id: str, stream: str) -> StreamState | None:
 
 def list_states(conn: Conn, run_id: str) -> list[tuple[str, StreamState]]:
     rows = conn.execute(
-        "SELECT name, id, next_idx, hot_start, fields, created_at, updated_at FROM streams "
-        "WHERE run_id = %s ORDER BY name",
+        "SELECT name, id, next_idx, hot_start, fields, created_at, updated_at, info "
+        "FROM streams WHERE run_id = %s ORDER BY name",
         (run_id,),
     ).fetchall()
     return [
         (
             str(r[0]),
-            StreamState(int(r[1]), int(r[2]), int(r[3]), list(r[4]), float(r[5]), float(r[6])),
+            StreamState(
+                int(r[1]),
+                int(r[2]),
+                int(r[3]),
+                list(r[4]),
+                float(r[5]),
+                float(r[6]),
+                None if r[7] is None else untag(r[7]),
+            ),
         )
         for r in rows
     ]
