@@ -27,7 +27,8 @@ from runlane.artifacts.errors import ArtifactNotFoundError
 from runlane.artifacts.fetch import download_dest, download_files, storage_for
 from runlane.artifacts.journal import append_json_lines, read_json_lines
 from runlane.artifacts.paths import check_artifact_name
-from runlane.artifacts.records import FileEntry
+from runlane.artifacts.records import FileEntry, tree_digest
+from runlane.errors import InvalidArgumentError
 from runlane.names import check_key
 from runlane.store.local.files import locked, read_json, write_json
 from runlane.timeutil import now
@@ -92,25 +93,46 @@ class ModelVersion:
             "aliases": list(self.aliases),
         }
 
+    @classmethod
+    def from_dict(
+        cls,
+        doc: Mapping[str, Any],
+        aliases: Iterable[str] = (),
+        registry: ModelRegistry | None = None,
+    ) -> ModelVersion:
+        """A version from its document (:meth:`to_dict` or a ``v<N>.json``)."""
+        step = doc.get("step")
+        return cls(
+            name=str(doc["name"]),
+            version=str(doc["version"]),
+            index=int(doc["index"]),
+            run_id=doc.get("run_id"),
+            run=doc.get("run"),
+            framework=doc.get("framework"),
+            step=None if step is None else int(step),
+            path=doc.get("path"),
+            is_dir=bool(doc.get("is_dir", False)),
+            files=tuple(FileEntry.from_dict(f) for f in doc.get("files") or ()),
+            sha256=doc.get("sha256"),
+            size=int(doc.get("size") or 0),
+            storage=doc.get("storage"),
+            endpoint_url=doc.get("endpoint_url"),
+            run_dir=doc.get("run_dir"),
+            created_at=float(doc.get("created_at", 0.0)),
+            summary=doc.get("summary"),
+            description=doc.get("description"),
+            label=doc.get("label"),
+            tags=tuple(doc.get("tags") or ()),
+            metadata=dict(doc.get("metadata") or {}),
+            aliases=tuple(sorted(aliases)),
+            registry=registry,
+        )
+
     def download(self, dest: str | os.PathLike[str] = ".") -> Path:
         """Write the model's file (or folder) into ``dest``; returns the written path."""
         if self.registry is None:
             raise ArtifactNotFoundError(f"model version {self.ref} is detached from a registry")
-        run_dir = self.registry.resolve_run_dir(self.run_dir)
-        store = storage_for(
-            self.storage,
-            self.endpoint_url,
-            run_dir=run_dir,
-            artifacts_dir=self.registry.project_dir / ".artifacts",
-        )
-        top = Path(self.path or self.name).name
-        target = download_dest(os.fspath(dest), top, self.is_dir)
-        if self.is_dir:
-            download_files(store, self.files, target)
-            return target
-        entry = self.files[0]
-        store.get_file(entry.key, target / top, sha256=entry.sha256)
-        return target / top
+        return self.registry.download_version(self, dest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,32 +289,25 @@ class ModelRegistry:
         return sorted(docs, key=lambda d: int(d["index"]))
 
     def _version(self, doc: dict[str, Any], aliases: dict[str, str]) -> ModelVersion:
-        step = doc.get("step")
-        return ModelVersion(
-            name=str(doc["name"]),
-            version=str(doc["version"]),
-            index=int(doc["index"]),
-            run_id=doc.get("run_id"),
-            run=doc.get("run"),
-            framework=doc.get("framework"),
-            step=None if step is None else int(step),
-            path=doc.get("path"),
-            is_dir=bool(doc.get("is_dir", False)),
-            files=tuple(FileEntry.from_dict(f) for f in doc.get("files") or ()),
-            sha256=doc.get("sha256"),
-            size=int(doc.get("size") or 0),
-            storage=doc.get("storage"),
-            endpoint_url=doc.get("endpoint_url"),
-            run_dir=doc.get("run_dir"),
-            created_at=float(doc.get("created_at", 0.0)),
-            summary=doc.get("summary"),
-            description=doc.get("description"),
-            label=doc.get("label"),
-            tags=tuple(doc.get("tags") or ()),
-            metadata=dict(doc.get("metadata") or {}),
-            aliases=tuple(sorted(a for a, v in aliases.items() if v == doc["version"])),
-            registry=self,
+        mine = [a for a, v in aliases.items() if v == doc["version"]]
+        return ModelVersion.from_dict(doc, mine, self)
+
+    def download_version(self, version: ModelVersion, dest: str | os.PathLike[str]) -> Path:
+        """Write ``version``'s file (or folder) into ``dest``, verified; returns its path."""
+        store = storage_for(
+            version.storage,
+            version.endpoint_url,
+            run_dir=self.resolve_run_dir(version.run_dir),
+            artifacts_dir=self.project_dir / ".artifacts",
         )
+        top = Path(version.path or version.name).name
+        target = download_dest(os.fspath(dest), top, version.is_dir)
+        if version.is_dir:
+            download_files(store, version.files, target)
+            return target
+        entry = version.files[0]
+        store.get_file(entry.key, target / top, sha256=entry.sha256)
+        return target / top
 
     def versions(self, name: str) -> list[ModelVersion]:
         folder = self._dir(name)
@@ -406,6 +421,46 @@ class ModelRegistry:
             path = folder / "versions" / f"{target.version}.json"
             doc = read_json(path, {})
             _apply(doc, description, tags, reset_tags, metadata)
+            write_json(path, doc)
+        return self.version(name, target.version)
+
+    def add_files(
+        self,
+        name: str,
+        version: str | int,
+        files: list[FileEntry],
+        *,
+        storage: str | None,
+        endpoint_url: str | None,
+    ) -> ModelVersion:
+        """Add files already stored in ``storage`` to a version (one with the same path is
+        replaced); a version holding more than one file downloads as a folder. Raises
+        InvalidArgumentError when the version's files live in another storage."""
+        target = self.version(name, version)
+        folder = self._dir(name)
+        with locked(folder / ".lock"):
+            path = folder / "versions" / f"{target.version}.json"
+            doc = read_json(path, {})
+            old = [FileEntry.from_dict(f) for f in doc.get("files") or ()]
+            where = (doc.get("storage"), doc.get("endpoint_url"))
+            if old and where != (storage, endpoint_url):
+                raise InvalidArgumentError(
+                    f"model version {name}:{target.version} keeps its files in "
+                    f"{where[0] or 'its run folder'}; files stored in {storage} cannot join them"
+                )
+            added = {f.path for f in files}
+            merged = [f for f in old if f.path not in added] + list(files)
+            single = len(merged) == 1
+            doc.update(
+                files=[f.to_dict() for f in merged],
+                storage=storage,
+                endpoint_url=endpoint_url,
+                size=sum(f.size for f in merged),
+                is_dir=not single,
+                path=merged[0].path if single else None,
+                sha256=merged[0].sha256 if single else tree_digest(merged),
+                updated_at=now(),
+            )
             write_json(path, doc)
         return self.version(name, target.version)
 

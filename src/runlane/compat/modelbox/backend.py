@@ -50,6 +50,8 @@ class ModelRecord:
     task: str
     description: str
     exists: bool = False
+    created_at: float = 0.0
+    updated_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ class ModelVersionRecord:
     framework: str
     unique_tags: tuple[str, ...] = ()
     exists: bool = False
+    created_at: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,7 @@ class CheckpointRecord:
     epoch: int
     metrics: dict[str, float] = field(default_factory=dict)
     exists: bool = False
+    created_at: float = 0.0
 
 
 class Backend(Protocol):

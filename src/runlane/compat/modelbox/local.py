@@ -7,26 +7,22 @@ dict is kept as ``{"$json": value}``), its metrics rows of the run's default str
 ModelBox step is the row's step, the wallclock its ``_ts``), its events the run's events.
 ``list_experiments(namespace)`` lists every run of project ``namespace``, whatever its owner.
 
-A model is a model of the runlane registry of project ``<owner>/<namespace>`` (id
-``sha1(name + namespace)``, task kept as the tag ``task:<task>``, metadata in the registry's
-metadata); a model version is a registry version without files whose label is ModelBox's
-version string (ModelBox's id and name in its ``summary``); a checkpoint is a run checkpoint
-(``run.log_checkpoint``). Metrics and events are kept for experiments only: on the other
-objects they raise InvalidArgumentError, and checkpoints keep no metadata.
+Models, model versions and checkpoints follow the mapping of
+:mod:`runlane.compat.modelbox.objects`, shared with runlane server's gRPC service (a model is
+a model of the registry of ``<owner>/<namespace>``, a version a registry version labelled with
+ModelBox's version string, a checkpoint a run checkpoint), so the ids of one resolve in the
+other. Metrics and events are kept for experiments only: on the other objects they raise
+InvalidArgumentError, and checkpoints keep no metadata.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import runlane
 from runlane import settings
-from runlane.artifacts.home import data_root, project_dir
-from runlane.artifacts.registry import Checkpoint, ModelRegistry, ModelVersion, RegisteredModel
 from runlane.compat.modelbox.backend import (
     CheckpointRecord,
     ExperimentRecord,
@@ -34,10 +30,9 @@ from runlane.compat.modelbox.backend import (
     ModelVersionRecord,
     object_id,
 )
+from runlane.compat.modelbox.objects import EXPERIMENT, ModelBoxObjects, experiment_only
 from runlane.compat.modelbox.types import Event, EventSource, MetricValue
 from runlane.entities import RunInfo
-from runlane.errors import InvalidArgumentError, NotFoundError
-from runlane.names import check_name
 from runlane.sdk.run import Run
 from runlane.sdk.view import RunView
 from runlane.store.base import Store
@@ -53,28 +48,6 @@ def _unwrap(doc: Any) -> Any:
     return doc
 
 
-TASK_TAG = "task:"  # a ModelBox model's task is kept as the registry tag ``task:<task>``
-
-
-@dataclass(frozen=True, slots=True)
-class _ModelRef:
-    registry: ModelRegistry
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class _VersionRef:
-    registry: ModelRegistry
-    model: str
-    version: str  # the registry's v0, v1, ...
-
-
-@dataclass(frozen=True, slots=True)
-class _CheckpointRef:
-    run_id: str
-    epoch: int
-
-
 def _number(value: float) -> int | float:
     """Wallclocks given as whole seconds read back as ints, as ModelBox returns them."""
     return int(value) if float(value).is_integer() else value
@@ -86,7 +59,7 @@ class LocalBackend:
     def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
         self._store: Store = open_store(dir if dir is not None else settings.default_store_uri())
         self._runs: dict[str, Run] = {}
-        self._objects: dict[str, _ModelRef | _VersionRef | _CheckpointRef] = {}
+        self._objects = ModelBoxObjects(self._store)
 
     # --- parents ------------------------------------------------------------------------
     def _live(self, parent_id: str) -> Run:
@@ -146,7 +119,7 @@ class LocalBackend:
     def list_experiments(self, namespace: str) -> list[ExperimentRecord]:
         return [self._record(info) for info in self._store.list_runs(project=namespace)]
 
-    # --- models, versions, checkpoints --------------------------------------------------
+    # --- models, versions, checkpoints (the shared mapping) -----------------------------
     def create_model(
         self,
         name: str,
@@ -156,54 +129,10 @@ class LocalBackend:
         description: str,
         metadata: Mapping[str, Any],
     ) -> ModelRecord:
-        folder = project_dir(
-            self._store,
-            check_name(owner or settings.default_owner(), "owner"),
-            check_name(namespace, "namespace"),
-        )
-        registry = ModelRegistry(folder, namespace)
-        exists = name in registry.names()
-        model = registry.create(
-            name,
-            description=description or None,
-            tags=[TASK_TAG + task] if task else (),
-            metadata=metadata,
-        )
-        return self._model_record(registry, model, exists)
-
-    def _model_record(
-        self, registry: ModelRegistry, model: RegisteredModel, exists: bool = False
-    ) -> ModelRecord:
-        self._objects[model.id] = _ModelRef(registry, model.name)
-        task = next((t[len(TASK_TAG) :] for t in model.tags if t.startswith(TASK_TAG)), "")
-        return ModelRecord(
-            id=model.id,
-            name=model.name,
-            owner=registry.project_dir.parent.name,
-            namespace=registry.project_dir.name,
-            task=task,
-            description=model.description or "",
-            exists=exists,
-        )
+        return self._objects.create_model(name, owner, namespace, task, description, metadata)
 
     def list_models(self, namespace: str) -> list[ModelRecord]:
-        root = data_root(self._store)
-        out: list[ModelRecord] = []
-        for owner_dir in sorted(root.iterdir()) if root.is_dir() else []:
-            if not owner_dir.name.startswith(".") and (owner_dir / namespace / ".models").is_dir():
-                registry = ModelRegistry(owner_dir / namespace, namespace)
-                out.extend(self._model_record(registry, m) for m in registry.all())
-        return out
-
-    def _ref(self, parent_id: str) -> _ModelRef | _VersionRef | _CheckpointRef | None:
-        """The model, version or checkpoint ``parent_id``; None for a run (experiment)."""
-        return self._objects.get(parent_id)
-
-    def _model(self, model_id: str) -> _ModelRef:
-        ref = self._ref(model_id)
-        if not isinstance(ref, _ModelRef):
-            raise NotFoundError(f"no ModelBox model {model_id!r} (get it with models() first)")
-        return ref
+        return self._objects.list_models(namespace)
 
     def create_model_version(
         self,
@@ -215,108 +144,39 @@ class LocalBackend:
         unique_tags: list[str],
         metadata: Mapping[str, Any],
     ) -> ModelVersionRecord:
-        model = self._model(model_id)
-        version_id = object_id(model_id, version, name)
-        for existing in model.registry.versions(model.name):
-            if (existing.summary or {}).get("id") == version_id:
-                return self._version_record(model, model_id, existing, exists=True)
-        created = model.registry.register(
-            model.name,
-            files=[],
-            path=None,
-            is_dir=False,
-            sha256=None,
-            storage=None,
-            endpoint_url=None,
-            run_id=None,
-            run=None,
-            run_dir=None,
-            framework=framework,
-            summary={"id": version_id, "name": name},
-            description=description or None,
-            label=version,
-            tags=unique_tags,
-            metadata=metadata,
-        )
-        return self._version_record(model, model_id, created)
-
-    def _version_record(
-        self, model: _ModelRef, model_id: str, found: ModelVersion, exists: bool = False
-    ) -> ModelVersionRecord:
-        summary = found.summary or {}
-        label = found.label or found.version
-        version_id = str(summary.get("id") or object_id(model_id, label, ""))
-        self._objects[version_id] = _VersionRef(model.registry, model.name, found.version)
-        return ModelVersionRecord(
-            id=version_id,
-            model_id=model_id,
-            name=str(summary.get("name", "")),
-            version=label,
-            description=found.description or "",
-            framework=found.framework or "unknown",
-            unique_tags=found.tags,
-            exists=exists,
+        return self._objects.create_model_version(
+            model_id, version, name, description, framework, unique_tags, metadata
         )
 
     def list_model_versions(self, model_id: str) -> list[ModelVersionRecord]:
-        model = self._model(model_id)
-        return [
-            self._version_record(model, model_id, v) for v in model.registry.versions(model.name)
-        ]
+        return self._objects.list_model_versions(model_id)
 
     def create_checkpoint(
         self, experiment_id: str, epoch: int, metrics: Mapping[str, float]
     ) -> CheckpointRecord:
-        run = self._live(experiment_id)
-        for existing in run.checkpoints():
-            if existing.epoch == epoch:
-                return self._checkpoint_record(existing, exists=True)
-        return self._checkpoint_record(run.log_checkpoint(epoch, metrics))
-
-    def _checkpoint_record(self, found: Checkpoint, exists: bool = False) -> CheckpointRecord:
-        self._objects[found.id] = _CheckpointRef(found.run_id, found.epoch)
-        return CheckpointRecord(
-            id=found.id,
-            experiment_id=found.run_id,
-            epoch=found.epoch,
-            metrics=dict(found.metrics),
-            exists=exists,
-        )
+        return self._objects.create_checkpoint(experiment_id, epoch, metrics)
 
     def list_checkpoints(self, experiment_id: str) -> list[CheckpointRecord]:
-        return [self._checkpoint_record(c) for c in self._view(experiment_id).checkpoints()]
+        return self._objects.list_checkpoints(experiment_id)
+
+    def _is_experiment(self, parent_id: str) -> bool:
+        """Whether ``parent_id`` is a run; NotFoundError for an unknown id."""
+        return parent_id in self._runs or self._objects.resolve(parent_id).kind == EXPERIMENT
 
     def _experiment_only(self, parent_id: str, what: str) -> None:
-        ref = self._ref(parent_id)
-        if ref is not None:
-            kind = {_ModelRef: "model", _VersionRef: "model version", _CheckpointRef: "checkpoint"}[
-                type(ref)
-            ]
-            raise InvalidArgumentError(
-                f"{what} of a {kind} ({parent_id}) are not kept by the local ModelBox backend; "
-                "log them on the experiment"
-            )
+        if parent_id not in self._runs:
+            experiment_only(self._objects.resolve(parent_id), what)
 
     # --- metadata, metrics, events ------------------------------------------------------
     def update_metadata(self, parent_id: str, key: str, value: Any) -> float:
-        ref = self._ref(parent_id)
-        if isinstance(ref, _ModelRef):
-            ref.registry.update(ref.name, metadata={key: value})
-            return time.time()
-        if isinstance(ref, _VersionRef):
-            ref.registry.update_version(ref.model, ref.version, metadata={key: value})
-            return time.time()
-        self._experiment_only(parent_id, "metadata")
+        if not self._is_experiment(parent_id):
+            return self._objects.update_metadata(self._objects.resolve(parent_id), {key: value})
         doc = value if isinstance(value, Mapping) else {WRAPPED: value}
         return self._live(parent_id).update_metadata(key, doc)
 
     def list_metadata(self, parent_id: str) -> dict[str, Any]:
-        ref = self._ref(parent_id)
-        if isinstance(ref, _ModelRef):
-            return dict(ref.registry.get(ref.name).metadata)
-        if isinstance(ref, _VersionRef):
-            return dict(ref.registry.version(ref.model, ref.version).metadata)
-        self._experiment_only(parent_id, "metadata")
+        if not self._is_experiment(parent_id):
+            return self._objects.list_metadata(self._objects.resolve(parent_id))
         return {k: _unwrap(doc["value"]) for k, doc in self._view(parent_id).metadata().items()}
 
     def log_metrics(

@@ -1,93 +1,96 @@
-"""ModelBox's ``modelbox.ModelStore`` rpcs on a runlane Store (same mapping as the local
-facade, :mod:`runlane.compat.modelbox.local`, so both read each other's data):
+"""ModelBox's ``modelbox.ModelStore`` service on a runlane Store: all 22 rpcs, with the mapping
+of the local facade (:mod:`runlane.compat.modelbox.local`, :mod:`runlane.compat.modelbox.objects`,
+:mod:`runlane.compat.modelbox.files`), so the two read each other's data:
 
 * an experiment is a run: id ``sha1(name + namespace)`` (creating it again returns the same
   id with ``experiment_exists``; metadata is written on first creation only), project
   ``<owner>/<namespace>``, framework ``pytorch``/``tensorflow``/``unknown``, ModelBox's
   external id in ``extra.external_id``; ``ListExperiments(namespace)`` lists the runs of
-  project ``namespace`` under every owner;
-* metadata are the run's metadata documents (a value that is not a JSON object is kept as
-  ``{"$json": value}``);
+  project ``namespace`` under every owner the caller may read;
+* metadata of an experiment are the run's metadata documents (a value that is not a JSON
+  object is kept as ``{"$json": value}``); of a model or model version, the registry's
+  metadata; checkpoints keep none;
 * a metric ``LogMetrics(key, step, wallclock, value)`` is a row ``{key: value, "_step": step,
   "_ts": wallclock}`` of the run's default stream; ``f_val`` (float32, kept at its shortest
   decimal), ``s_tensor`` and ``b_tensor`` are all kept (ModelBox's server refused the last
   two); every numeric field of the default stream reads back through ``GetMetrics``;
-* events are the run's events; ``ListEvents`` truncates wallclocks to seconds as ModelBox.
+* events are the run's events; ``ListEvents`` truncates wallclocks to seconds as ModelBox;
+* models, versions, checkpoints and files: see :mod:`.modelbox_objects`; metrics and events
+  of those objects are refused with INVALID_ARGUMENT (runlane keeps them on experiments);
+* ``WatchNamespace`` streams the namespace's changes (:mod:`.watch`): it polls the store
+  every ``watch_interval`` seconds, and at once after this process changed something, so it
+  sees the writes of every replica. ``since`` (epoch seconds, or milliseconds for values of
+  10^11 and more; 0: the start of the call) picks the oldest change reported. The stream ends
+  when the client cancels it (or the server stops).
 
-Models, checkpoints, files and ``WatchNamespace`` answer UNIMPLEMENTED with a message.
+Every rpc checks the caller's grant (a bearer token in the ``authorization`` metadata) on the
+project of the object it touches: another project's token gets PERMISSION_DENIED.
 """
 
 from __future__ import annotations
 
-import hashlib
+import math
 import os
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
-from google.protobuf import json_format
-
 from runlane import settings
+from runlane.compat.modelbox.backend import object_id
+from runlane.compat.modelbox.files import ModelBoxFiles
+from runlane.compat.modelbox.objects import EXPERIMENT, ModelBoxObjects, experiment_only
 from runlane.entities import Batch, Event, MetadataUpdate, RunSpec
 from runlane.errors import InvalidArgumentError
 from runlane.names import check_key, check_name
 from runlane.server.context import ServerContext
-from runlane.server.grpc.protos import M, enum_value, message
+from runlane.server.grpc.convert import (
+    FRAMEWORKS,
+    f32,
+    framework_enum,
+    seconds,
+    timestamp,
+    to_python,
+    to_value,
+    ts,
+    unwrap,
+    wrap,
+)
+from runlane.server.grpc.files import server_blob_storage
+from runlane.server.grpc.modelbox_objects import ObjectRpcs
+from runlane.server.grpc.protos import M, enum_value
+from runlane.server.grpc.watch import NamespaceWatch
 from runlane.values import decode_value, encode_bytes
 
-WRAPPED = "$json"
-FRAMEWORKS = {0: "unknown", 1: "pytorch", 2: "tensorflow"}
 PAGE = 10_000
+#: rpcs after which watches of this process poll at once.
+CHANGES = frozenset(
+    {"CreateExperiment", "UpdateMetadata", "CreateModel", "CreateModelVersion", "CreateCheckpoint"}
+)
+MILLISECONDS = 10**11  # a ``since`` this large is in milliseconds
 
 
-def object_id(*parts: str) -> str:
-    return hashlib.sha1("".join(parts).encode(), usedforsecurity=False).hexdigest()
+class ModelBoxService(ObjectRpcs):
+    """Handlers ``(request, grant) -> response``, server streams ``(request, grant, stop) ->
+    iterator`` (``stop`` is set when the call ends); the gRPC glue is in :mod:`.server`."""
 
-
-def _timestamp(seconds: float) -> Any:
-    whole = int(seconds)
-    return _ts(whole, round((seconds - whole) * 1e9))
-
-
-def _ts(seconds: int, nanos: int) -> Any:
-    return message("google.protobuf.Timestamp")(
-        seconds=seconds, nanos=max(0, min(nanos, 999_999_999))
-    )
-
-
-def _seconds(ts: Any) -> float:
-    return float(ts.seconds) + float(ts.nanos) / 1e9
-
-
-def _value(python: Any) -> Any:
-    out = message("google.protobuf.Value")()
-    json_format.ParseDict(python, out)
-    return out
-
-
-def _python(value: Any) -> Any:
-    return json_format.MessageToDict(value)
-
-
-def _framework_enum(label: str | None) -> int:
-    text = (label or "").lower()
-    if text == "pytorch":
-        return enum_value("MLFramework", "PYTORCH")
-    if text in ("tensorflow", "keras", "tf"):
-        return enum_value("MLFramework", "KERAS")
-    return enum_value("MLFramework", "UNKNOWN")
-
-
-class ModelBoxService:
-    """Handlers ``(request, grant) -> response``; the gRPC glue is in :mod:`.server`."""
-
-    def __init__(self, ctx: ServerContext, rpc_addr: str = "", http_addr: str = "") -> None:
+    def __init__(
+        self,
+        ctx: ServerContext,
+        rpc_addr: str = "",
+        http_addr: str = "",
+        *,
+        watch_interval: float = 0.5,
+    ) -> None:
         self.ctx = ctx
         self.store = ctx.store
         self.rpc_addr = rpc_addr
         self.http_addr = http_addr
+        self.watch_interval = watch_interval
+        self.objects = ModelBoxObjects(ctx.store)
+        self.files = ModelBoxFiles(self.objects, server_blob_storage(ctx.store))
+        self._changed = threading.Condition()
 
     # --- experiments --------------------------------------------------------------------
     def CreateExperiment(self, req: Any, grant: Any) -> Any:
@@ -111,7 +114,7 @@ class ModelBoxService:
                 info.id,
                 Batch(
                     metadata=[
-                        MetadataUpdate(k, _wrap(_python(v)), at)
+                        MetadataUpdate(k, wrap(to_python(v)), at)
                         for k, v in req.metadata.metadata.items()
                     ]
                 ),
@@ -119,8 +122,8 @@ class ModelBoxService:
         return M("CreateExperimentResponse")(
             experiment_id=info.id,
             experiment_exists=existed,
-            created_at=_timestamp(info.created_at),
-            updated_at=_timestamp(info.updated_at),
+            created_at=timestamp(info.created_at),
+            updated_at=timestamp(info.updated_at),
         )
 
     def _experiment(self, info: Any) -> Any:
@@ -129,10 +132,10 @@ class ModelBoxService:
             name=info.name,
             namespace=info.project,
             owner=info.owner,
-            framework=_framework_enum(info.framework),
+            framework=framework_enum(info.framework),
             external_id=str(info.external_id or info.extra.get("external_id") or ""),
-            created_at=_timestamp(info.created_at),
-            updated_at=_timestamp(info.updated_at),
+            created_at=timestamp(info.created_at),
+            updated_at=timestamp(info.updated_at),
         )
 
     def GetExperiment(self, req: Any, grant: Any) -> Any:
@@ -148,37 +151,41 @@ class ModelBoxService:
         ]
         return M("ListExperimentsResponse")(experiments=[self._experiment(i) for i in infos])
 
-    # --- metadata -----------------------------------------------------------------------
+    # --- metadata ---------------------------------------------------------------------
     def UpdateMetadata(self, req: Any, grant: Any) -> Any:
-        self.ctx.allow_run(grant, req.parent_id, "write")
+        parent = self.parent(req.parent_id, grant, "write")
+        values = {k: to_python(v) for k, v in req.metadata.metadata.items()}
         at = time.time()
-        updates = [
-            MetadataUpdate(k, _wrap(_python(v)), at) for k, v in req.metadata.metadata.items()
-        ]
-        if updates:
-            self.store.write(req.parent_id, Batch(metadata=updates))
-        return M("UpdateMetadataResponse")(num_keys_written=len(updates), updated_at=_timestamp(at))
+        if parent.kind != EXPERIMENT:
+            at = self.objects.update_metadata(parent, values)
+        elif values:
+            updates = [MetadataUpdate(k, wrap(v), at) for k, v in values.items()]
+            self.store.write(parent.id, Batch(metadata=updates))
+        return M("UpdateMetadataResponse")(num_keys_written=len(values), updated_at=timestamp(at))
 
     def ListMetadata(self, req: Any, grant: Any) -> Any:
-        self.ctx.allow_run(grant, req.parent_id, "read")
-        docs = self.store.read_metadata(req.parent_id)
+        parent = self.parent(req.parent_id, grant, "read")
+        if parent.kind != EXPERIMENT:
+            values = self.objects.list_metadata(parent)
+        else:
+            docs = self.store.read_metadata(parent.id)
+            values = {key: unwrap(value) for key, (value, _at) in docs.items()}
         response = M("ListMetadataResponse")()
-        for key, (value, _at) in docs.items():
-            response.metadata[key].CopyFrom(_value(_unwrap(value)))
+        for key, value in values.items():
+            response.metadata[key].CopyFrom(to_value(value))
         return response
 
     # --- metrics ------------------------------------------------------------------------
     def LogMetrics(self, req: Any, grant: Any) -> Any:
-        self.ctx.allow_run(grant, req.parent_id, "write")
+        experiment_only(self.parent(req.parent_id, grant, "write"), "metrics")
         kind = req.value.WhichOneof("value")
         if kind is None:  # ModelBox ignores a metric without a value
-            self.store.get_run(req.parent_id)
             return M("LogMetricsResponse")()
         key = req.key
         if not key:
             raise InvalidArgumentError("LogMetrics needs a non-empty key")
         if kind == "f_val":
-            value: Any = float(str(np.float32(req.value.f_val)))
+            value: Any = f32(req.value.f_val)
         elif kind == "s_tensor":
             value = req.value.s_tensor
         else:
@@ -186,13 +193,13 @@ class ModelBoxService:
         row = {key: value, "_step": int(req.value.step), "_ts": float(req.value.wallclock_time)}
         check_key(key, "metric key")
         batch = Batch(rows={"default": [row]})
-        if isinstance(value, float) and not np.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             batch.nonfinite.add("default")
         self.store.write(req.parent_id, batch)
         return M("LogMetricsResponse")()
 
     def GetMetrics(self, req: Any, grant: Any) -> Any:
-        self.ctx.allow_run(grant, req.parent_id, "read")
+        experiment_only(self.parent(req.parent_id, grant, "read"), "metrics")
         values: dict[str, list[Any]] = {}
         start = 0
         while True:
@@ -215,31 +222,31 @@ class ModelBoxService:
 
     # --- events -------------------------------------------------------------------------
     def LogEvent(self, req: Any, grant: Any) -> Any:
-        self.ctx.allow_run(grant, req.parent_id, "write")
+        experiment_only(self.parent(req.parent_id, grant, "write"), "events")
         if not req.HasField("event") or not req.event.HasField("source"):
             raise InvalidArgumentError("LogEvent needs an event with a source")
         event = req.event
         at = time.time()
-        wallclock = _seconds(event.wallclock_time) if event.HasField("wallclock_time") else at
-        metadata = {k: _python(v) for k, v in event.metadata.metadata.items()}
+        wallclock = seconds(event.wallclock_time) if event.HasField("wallclock_time") else at
+        metadata = {k: to_python(v) for k, v in event.metadata.metadata.items()}
         self.store.write(
             req.parent_id,
             Batch(events=[Event(event.name, wallclock, event.source.name, metadata or None)]),
         )
-        return M("LogEventResponse")(created_at=_timestamp(at))
+        return M("LogEventResponse")(created_at=timestamp(at))
 
     def ListEvents(self, req: Any, grant: Any) -> Any:
-        self.ctx.allow_run(grant, req.parent_id, "read")
-        since = _seconds(req.since) if req.HasField("since") else 0.0
+        experiment_only(self.parent(req.parent_id, grant, "read"), "events")
+        since = seconds(req.since) if req.HasField("since") else 0.0
         events = self.store.read_events(req.parent_id, since if since > 0 else None)
         return M("ListEventsResponse")(
             events=[
                 M("Event")(
                     name=e.name,
                     source=M("EventSource")(name=e.source or ""),
-                    wallclock_time=_ts(int(e.wallclock), 0),
+                    wallclock_time=ts(int(e.wallclock), 0),
                     metadata=M("Metadata")(
-                        metadata={k: _value(v) for k, v in (e.metadata or {}).items()}
+                        metadata={k: to_value(v) for k, v in (e.metadata or {}).items()}
                     ),
                 )
                 for e in events
@@ -260,30 +267,69 @@ class ModelBoxService:
             ]
         )
 
-    def handlers(self) -> dict[str, Callable[[Any, Any], Any]]:
-        names = (
+    # --- watching ---------------------------------------------------------------------
+    def WatchNamespace(self, req: Any, grant: Any, stop: threading.Event) -> Iterator[Any]:
+        started = time.time()
+        namespace = check_name(req.namespace, "namespace")
+        scope = None if grant is None else (grant.project.rpartition("/")[0] or None)
+        self.ctx.allow_project(grant, scope, namespace, "read")
+        since = float(req.since) / (1000.0 if req.since >= MILLISECONDS else 1.0)
+        watch = NamespaceWatch(
+            self.objects,
+            namespace,
+            (lambda o, p: True) if grant is None else (lambda o, p: grant.allows(o, p, "read")),
+            since if req.since else started,
+        )
+        response = M("WatchNamespaceResponse")
+        while not stop.is_set():
+            for event, payload in watch.poll():
+                yield response(event=enum_value("ServerEvent", event), payload=to_value(payload))
+            with self._changed:
+                self._changed.wait(self.watch_interval)
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def handlers(self) -> dict[str, Callable[..., Any]]:
+        """Every ModelStore rpc by name; those of :data:`CHANGES` wake this process's
+        watches once they succeeded."""
+        out: dict[str, Callable[..., Any]] = {}
+        for name in (
+            "CreateModel",
+            "ListModels",
+            "CreateModelVersion",
+            "ListModelVersions",
             "CreateExperiment",
-            "GetExperiment",
             "ListExperiments",
+            "GetExperiment",
+            "CreateCheckpoint",
+            "ListCheckpoints",
+            "GetCheckpoint",
+            "UploadFile",
+            "DownloadFile",
             "UpdateMetadata",
             "ListMetadata",
+            "TrackArtifacts",
+            "ListArtifacts",
             "LogMetrics",
             "GetMetrics",
             "LogEvent",
             "ListEvents",
+            "WatchNamespace",
             "GetClusterMembers",
-        )
-        return {name: getattr(self, name) for name in names}
+        ):
+            handler = getattr(self, name)
+            out[name] = self._notifying(handler) if name in CHANGES else handler
+        return out
 
+    def _notifying(self, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def call(request: Any, grant: Any) -> Any:
+            response = handler(request, grant)
+            self._notify()
+            return response
 
-def _wrap(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {WRAPPED: value}
-
-
-def _unwrap(doc: Any) -> Any:
-    if isinstance(doc, dict) and len(doc) == 1 and WRAPPED in doc:
-        return doc[WRAPPED]
-    return doc
+        return call
 
 
 def _metric_value(step: int, wallclock: int, value: Any) -> Any:

@@ -3,11 +3,14 @@
 Handlers run on a thread pool over the same :class:`~runlane.server.context.ServerContext` as
 the REST app (one store, one token registry). A call's token is the ``authorization``
 metadata (``Bearer <token>``); errors abort with the gRPC status of
-:mod:`runlane.server.wire`'s table and the runlane message.
+:mod:`runlane.server.wire`'s table and the runlane message — in a server stream, also when
+they happen after the first message. A server-stream handler gets a ``threading.Event`` set
+when the call ends (the client cancelled, the deadline passed or the server stops).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
@@ -20,10 +23,7 @@ from runlane.server.grpc.protos import INGEST_SERVICE, MODELBOX_SERVICE, I, meth
 from runlane.server.wire import code_for
 from runlane.store.wire import decode_batch
 
-UNIMPLEMENTED_HINT = (
-    "runlane serves ModelBox experiments, metadata, metrics and events over gRPC; "
-    "{name} is not offered (use runlane's REST API or SDK for models, checkpoints and files)"
-)
+UNIMPLEMENTED_HINT = "runlane does not offer {name} over gRPC; use runlane's REST API or SDK"
 
 
 def _authorization(context: grpc.ServicerContext) -> str | None:
@@ -51,6 +51,21 @@ def _unary(ctx: ServerContext, handler: Callable[[Any, Any], Any]) -> Callable[.
     return call
 
 
+def _server_stream(
+    ctx: ServerContext, handler: Callable[[Any, Any, threading.Event], Iterator[Any]]
+) -> Callable[..., Iterator[Any]]:
+    def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        stop = threading.Event()
+        context.add_callback(stop.set)
+        try:
+            grant = ctx.grant_from(_authorization(context))
+            yield from handler(request, grant, stop)
+        except Exception as exc:
+            _abort(context, exc)
+
+    return call
+
+
 def _unimplemented(name: str) -> Callable[..., Any]:
     def call(request: Any, context: grpc.ServicerContext) -> Any:
         context.abort(grpc.StatusCode.UNIMPLEMENTED, UNIMPLEMENTED_HINT.format(name=name))
@@ -63,7 +78,12 @@ def modelbox_handler(service: ModelBoxService) -> grpc.GenericRpcHandler:
     table: dict[str, grpc.RpcMethodHandler] = {}
     for name, request, response, client_stream, server_stream in methods(MODELBOX_SERVICE):
         fn = implemented.get(name)
-        call = _unary(service.ctx, fn) if fn else _unimplemented(name)
+        if fn is None:
+            call = _unimplemented(name)
+        elif server_stream:
+            call = _server_stream(service.ctx, fn)
+        else:
+            call = _unary(service.ctx, fn)
         kwargs = {
             "request_deserializer": request.FromString,
             "response_serializer": response.SerializeToString,
