@@ -9,16 +9,18 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from runlane.entities import LOG_LEVELS
+from runlane.entities import LOG_LEVELS, LogRecord
 from runlane.errors import InvalidArgumentError
 from runlane.server.context import MAX_PAGE
 from runlane.server.responses import JSON
 from runlane.server.routes.runs import ctx_of
+from runlane.store.base import Store
 from runlane.store.wire import event_to_wire, jsonable, lineage_to_wire, log_to_wire
 
 router = APIRouter(tags=["records"])
 MAX_WAIT = 30.0
 POLL = 0.2
+SEARCH_PAGE = 10_000
 
 
 @router.get("/runs/{run_id}/params")
@@ -41,6 +43,30 @@ def read_metadata(request: Request, run_id: str) -> JSON:
     )
 
 
+def _search_logs(
+    store: Store, run_id: str, start: int, limit: int, level: str | None, text: str
+) -> tuple[list[LogRecord], int]:
+    """``(lines from start whose message holds text, ignoring case, at most limit; nextStart)``.
+    Reads the logs a page at a time; nextStart is past every line scanned, so a follow that
+    found nothing does not scan the same lines again."""
+    needle = text.casefold()
+    found: list[LogRecord] = []
+    next_start = start
+    while len(found) < limit:
+        page = store.read_logs(run_id, next_start, SEARCH_PAGE, level)
+        for record in page:
+            if needle in record.message.casefold():
+                found.append(record)
+                if len(found) == limit:
+                    return found, record.seq + 1
+        if not page:
+            break
+        next_start = page[-1].seq + 1
+        if len(page) < SEARCH_PAGE:
+            break
+    return found, next_start
+
+
 @router.get("/runs/{run_id}/logs")
 async def read_logs(
     request: Request,
@@ -54,20 +80,28 @@ async def read_logs(
         le=MAX_WAIT,
         description="follow: seconds to wait for new lines when none are at or after start",
     ),
+    q: str | None = Query(None, description="only lines whose message contains q (any case)"),
 ) -> JSON:
     """Logs from ``start`` in sequence order; ``nextStart`` continues the page (follow mode:
-    poll with ``start=nextStart&wait=N``)."""
+    poll with ``start=nextStart&wait=N``). With ``q``, only matching lines are returned and
+    ``nextStart`` is past the last line scanned."""
     if level is not None and level not in LOG_LEVELS:
         raise InvalidArgumentError(f"level {level!r} is not one of {', '.join(LOG_LEVELS)}")
     ctx = ctx_of(request)
     await run_in_threadpool(ctx.check_run, request, run_id, "read")
     deadline = time.monotonic() + wait
     while True:
-        records = await run_in_threadpool(ctx.store.read_logs, run_id, start, limit, level)
+        if q:
+            records, next_start = await run_in_threadpool(
+                _search_logs, ctx.store, run_id, start, limit, level, q
+            )
+        else:
+            records = await run_in_threadpool(ctx.store.read_logs, run_id, start, limit, level)
+            next_start = records[-1].seq + 1 if records else start
         if records or time.monotonic() >= deadline or await request.is_disconnected():
             break
+        start = next_start
         await asyncio.sleep(POLL)
-    next_start = records[-1].seq + 1 if records else start
     return JSON({"logs": [log_to_wire(r) for r in records], "nextStart": next_start})
 
 

@@ -5,9 +5,16 @@ line ``{"columns": [[name, dtype, nbytes], ...]}``, then each column's raw littl
 bytes in header order (``_index`` int64, the rest float64 with NaN/±inf kept) — a million
 points travel as 8 MB instead of a JSON array, and decode with one ``numpy.frombuffer``.
 ``/series`` answers JSON (NaN as null) of a min/max-preserving downsampling to ``buckets``.
+Its x axis is ``step``, ``index``, ``time`` or ``field:<name>`` (any numeric field, e.g. a
+custom step key: rows without it are left out, the rest sorted by it). ``start``/``end``
+keep an x range (a zoomed chart refetches that range at the same bucket count) and ``since``
+keeps rows from an index on (a live chart passes the previous answer's ``total`` and gets
+only the new points).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Query
@@ -24,12 +31,34 @@ from runlane.store.wire import COLUMNS_TYPE, encode_columns, jsonable, stream_to
 
 router = APIRouter(tags=["metrics"])
 X_AXES = ("step", "index", "time")
+FIELD_X = "field:"
+Array = np.ndarray[Any, Any]
 
 
 def _fields(text: str | None) -> list[str] | None:
     if text is None:
         return None
     return [f for f in (part.strip() for part in text.split(",")) if f]
+
+
+def _x_field(x: str) -> str | None:
+    """The field named by ``field:<name>``; None for the built-in axes. Raises
+    InvalidArgumentError for anything else."""
+    if x in X_AXES:
+        return None
+    if x.startswith(FIELD_X) and len(x) > len(FIELD_X):
+        return x[len(FIELD_X) :]
+    raise InvalidArgumentError(f"x {x!r} is not one of {', '.join(X_AXES)} or field:<name>")
+
+
+def _x_values(columns: dict[str, Array], count: int, x: str, x_field: str | None) -> Array:
+    if x_field is not None:
+        return columns.get(x_field, np.full(count, np.nan))
+    if x == "step":
+        return step_column(columns, count)
+    if x == "time":
+        return columns.get("_ts", np.full(count, np.nan))
+    return columns["_index"].astype(np.float64)
 
 
 @router.get("/runs/{run_id}/streams")
@@ -77,19 +106,23 @@ def read_series(
     run_id: str,
     stream: str,
     fields: str | None = Query(None, description="comma-separated; all fields when absent"),
-    x: str = Query("step", description="x axis: step, index or time"),
+    x: str = Query("step", description="x axis: step, index, time or field:<name>"),
     buckets: int = Query(1000, ge=1, le=100_000),
     start: float | None = Query(None, description="keep points with x >= start"),
     end: float | None = Query(None, description="keep points with x < end"),
+    since: int | None = Query(
+        None, ge=0, description="keep rows with index >= since (live: the last answer's total)"
+    ),
 ) -> JSON:
-    """Each field min/max-downsampled to ``buckets`` (≤ 2 points a bucket), NaN as null."""
-    if x not in X_AXES:
-        raise InvalidArgumentError(f"x {x!r} is not one of {', '.join(X_AXES)}")
+    """Each field min/max-downsampled to ``buckets`` (≤ 2 points a bucket), NaN as null.
+    ``count`` is the number of rows kept, ``total`` the rows in the stream when read."""
+    x_field = _x_field(x)
     ctx = ctx_of(request)
     ctx.check_run(request, run_id, "read")
     wanted = _fields(fields)
     summarized = getattr(ctx.store, "read_series", None)
-    if start is None and end is None and callable(summarized):
+    plain = start is None and end is None and since is None and x_field is None
+    if plain and callable(summarized):
         names = wanted
         if names is None:
             known = {s.name: s.fields for s in ctx.store.list_streams(run_id)}
@@ -106,21 +139,22 @@ def read_series(
                     "series": {n: {"x": px, "y": py} for n, (px, py) in series.items()},
                 }
             )
-    extra = {"step": ["_step", "step"], "time": ["_ts"], "index": []}[x]
+    extra = {"step": ["_step", "step"], "time": ["_ts"], "index": []}.get(x, [x_field or ""])
     columns = ctx.store.read_columns(run_id, stream, None if wanted is None else [*wanted, *extra])
     count = len(columns["_index"])
-    if x == "step":
-        xs = step_column(columns, count)
-    elif x == "time":
-        xs = columns.get("_ts", np.full(count, np.nan))
-    else:
-        xs = columns["_index"].astype(np.float64)
+    xs = _x_values(columns, count, x, x_field)
     mask = window(xs, start, end)
+    if since is not None:
+        mask &= columns["_index"] >= since
+    if x_field is not None:
+        mask &= ~np.isnan(xs)
+    xs = xs[mask]
+    order = np.argsort(xs, kind="stable") if x_field is not None else slice(None)
     names = wanted if wanted is not None else [n for n in columns if not n.startswith("_")]
     series = {}
     for name in names:
         col = columns.get(name, np.full(count, np.nan))
-        px, py = minmax(xs[mask], col[mask], buckets)
+        px, py = minmax(xs[order], col[mask][order], buckets)
         series[name] = {"x": px, "y": py}
     return JSON(
         {"count": int(mask.sum()), "total": count, "x": x, "buckets": buckets, "series": series}
