@@ -6,6 +6,7 @@ runlane's own streaming ingest rpc."""
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable, Iterator
 
 import grpc
@@ -140,13 +141,63 @@ def test_compat_facade_grpc_mode(grpc_addr: str, pg_store: ServerStore) -> None:
     values = {k: [m.value for m in v] for k, v in exp.all_metrics().items()}
     assert values == {"loss": [1.5], "note": ["warmup"], "raw": [b"\x00"]}
     exp.update_metadata("k", [1, 2])
-    assert exp.metadata().metadata == {"k": [1.0, 2.0]}
+    assert exp.metadata().metadata == {"k": [1, 2]}
     exp.log_event(Event("start", EventSource("me"), 1_234.5, {"a": "b"}))
     assert [(e.name, e.wallclock_time) for e in exp.events()] == [("start", 1_234)]
     assert mbox.experiment(exp.id).framework is MLFramework.TENSORFLOW
     assert pg_store.get_run(exp.id).framework == "tensorflow"
-    with pytest.raises(InvalidArgumentError, match="models are not served over gRPC"):
-        mbox.new_model("m", "bob", "nlp", "task", "desc")
+
+    # models: create-or-get, listed, metadata upserted
+    model = mbox.new_model("m", "bob", "nlp", "qa", "desc", metadata={"arch": "bert"})
+    assert (model.id, model.task, model.description, model.exists) == (
+        hashlib.sha1(b"mnlp").hexdigest(),
+        "qa",
+        "desc",
+        False,
+    )
+    again = mbox.new_model("m", "bob", "nlp", "other", "other")
+    assert (again.id, again.task, again.description, again.exists) == (model.id, "qa", "desc", True)
+    assert [(m.id, m.owner, m.task) for m in mbox.models("nlp").models] == [(model.id, "bob", "qa")]
+    model.update_metadata("eval", {"f1": 0.5})
+    assert model.metadata().metadata == {"arch": "bert", "eval": {"f1": 0.5}}
+    # versions: every one listed, oldest first, with what was given
+    first = model.new_model_version(
+        "1.0", name="a", description="base", unique_tags=["prod"], metadata={"epochs": 3}
+    )
+    second = model.new_model_version("2.0", name="b", framework=MLFramework.TENSORFLOW)
+    assert model.new_model_version("1.0", name="a").exists is True
+    assert [
+        (v.id, v.version, v.name, v.description, v.unique_tags, v.framework, v.exists)
+        for v in model.model_versions()
+    ] == [
+        (first.id, "1.0", "a", "base", ["prod"], MLFramework.PYTORCH, False),
+        (second.id, "2.0", "b", "", [], MLFramework.TENSORFLOW, False),
+    ]
+    first.update_metadata("top1", 0.76)
+    assert first.metadata().metadata == {"epochs": 3, "top1": 0.76}
+    # checkpoints: create-or-get by epoch, metrics kept as given
+    checkpoint = exp.new_checkpoint(1, {"loss": 0.9})
+    exp.new_checkpoint(2, {"loss": 0.5, "acc": 0.7})
+    kept = exp.new_checkpoint(1, {"loss": 0.1})
+    assert (kept.id, kept.exists, kept.metrics) == (checkpoint.id, True, {"loss": 0.9})
+    assert [(c.epoch, c.metrics, c.exists) for c in exp.checkpoints()] == [
+        (1, {"loss": 0.9}, False),
+        (2, {"loss": 0.5, "acc": 0.7}, False),
+    ]
+    # what the facade wrote is runlane's registry and run checkpoints on the server's store
+    registry = runlane.models("bob/nlp", store=pg_store)
+    assert [(v.label, v.tags) for v in registry.versions("m")] == [("1.0", ("prod",)), ("2.0", ())]
+    assert [c.id for c in runlane.open(exp.id, store=pg_store).checkpoints()] == [
+        checkpoint.id,
+        hashlib.sha1(f"{exp.id}2".encode()).hexdigest(),
+    ]
+    # refusals and unknown ids are the server's, as runlane errors
+    with pytest.raises(InvalidArgumentError, match="experiment"):
+        model.log_metrics({"loss": 1.0})
+    with pytest.raises(InvalidArgumentError, match="checkpoint"):
+        checkpoint.update_metadata("k", 1)
+    with pytest.raises(InvalidArgumentError, match="epoch"):
+        exp.new_checkpoint(-1)
     with pytest.raises(NotFoundError):
         mbox.experiment("f" * 40)
     mbox.close()

@@ -8,7 +8,9 @@ and :mod:`runlane.compat.modelbox.files`), so what one writes the other reads:
   ``files`` are its ModelBox files. ``ListModels`` lists every owner the caller may read.
 * ``CreateModelVersion``/``ListModelVersions``: registry versions labelled with ModelBox's
   version string. ``ListModelVersionsResponse.models`` is a single message in ModelBox's
-  proto (not repeated), so it carries the model's latest version.
+  proto (not repeated), so it carries the model's latest version; runlane's extension field
+  (:data:`~runlane.server.grpc.protos.VERSIONS_FIELD`, skipped by ModelBox's clients) carries
+  every version, oldest first.
 * ``CreateCheckpoint``/``ListCheckpoints``/``GetCheckpoint``: run checkpoints of the
   experiment; metrics arrive as float32 and are kept at their shortest decimal. Checkpoints
   keep no metadata (a request with metadata is refused).
@@ -44,7 +46,7 @@ from runlane.server.grpc.convert import (
     timestamp,
     to_value,
 )
-from runlane.server.grpc.protos import M
+from runlane.server.grpc.protos import M, model_versions_message
 
 
 class ObjectRpcs:
@@ -141,7 +143,9 @@ class ObjectRpcs:
         records = self.objects.list_model_versions(model.id)
         if not records:
             return M("ListModelVersionsResponse")()
-        return M("ListModelVersionsResponse")(models=self._version(records[-1]))
+        versions = [self._version(r) for r in records]
+        extended = model_versions_message()(models=versions[-1], versions=versions)
+        return M("ListModelVersionsResponse").FromString(extended.SerializeToString())
 
     # --- checkpoints --------------------------------------------------------------------
     def CreateCheckpoint(self, req: Any, grant: Any) -> Any:

@@ -25,6 +25,9 @@ from runlane.server.grpc._descriptors import FILES
 
 MODELBOX_SERVICE = "modelbox.ModelStore"
 INGEST_SERVICE = "runlane.v1.Ingest"
+#: Trailing metadata of a failed call: the wire code of :mod:`runlane.server.wire`
+#: (``invalid_name``, ``not_found``...), which tells apart errors that share a gRPC status.
+ERROR_CODE_KEY = "runlane-error-code"
 
 
 @cache
@@ -52,6 +55,39 @@ def M(name: str) -> Any:
 def I(name: str) -> Any:  # noqa: E743 - I for Ingest, beside M for ModelBox
     """A ``runlane.v1`` message class."""
     return message(f"runlane.v1.{name}")
+
+
+#: runlane's extension of ``ListModelVersionsResponse``: ModelBox's field 1 (``models``) is one
+#: message, so it carries the latest version; this field repeats every version, oldest first.
+#: ModelBox's clients skip it as an unknown field; runlane's client reads it with
+#: :func:`model_versions_message`.
+VERSIONS_FIELD = 1000
+
+
+@cache
+def model_versions_message() -> Any:
+    """The class that reads ``ListModelVersionsResponse`` bytes with runlane's extension:
+    ``models`` (field 1, the latest version) and ``versions`` (:data:`VERSIONS_FIELD`)."""
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="runlane/modelbox_versions.proto",
+        package="runlane.modelbox",
+        syntax="proto3",
+        dependency=["modelbox.proto"],
+    )
+    found = proto.message_type.add(name="ListModelVersionsAll")
+    for name, number, label in (
+        ("models", 1, descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL),
+        ("versions", VERSIONS_FIELD, descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED),
+    ):
+        found.field.add(
+            name=name,
+            number=number,
+            label=label,
+            type=descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+            type_name=".modelbox.ModelVersion",
+        )
+    pool().Add(proto)
+    return message("runlane.modelbox.ListModelVersionsAll")
 
 
 def methods(service: str) -> list[tuple[str, Any, Any, bool, bool]]:

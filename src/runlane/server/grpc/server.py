@@ -3,7 +3,8 @@
 Handlers run on a thread pool over the same :class:`~runlane.server.context.ServerContext` as
 the REST app (one store, one token registry). A call's token is the ``authorization``
 metadata (``Bearer <token>``); errors abort with the gRPC status of
-:mod:`runlane.server.wire`'s table and the runlane message — in a server stream, also when
+:mod:`runlane.server.wire`'s table, the runlane message and the wire code as trailing
+metadata (:data:`~runlane.server.grpc.protos.ERROR_CODE_KEY`) — in a server stream, also when
 they happen after the first message. A server-stream handler gets a ``threading.Event`` set
 when the call ends (the client cancelled, the deadline passed or the server stops).
 """
@@ -19,7 +20,13 @@ import grpc
 
 from runlane.server.context import ServerContext
 from runlane.server.grpc.modelbox_service import ModelBoxService
-from runlane.server.grpc.protos import INGEST_SERVICE, MODELBOX_SERVICE, I, methods
+from runlane.server.grpc.protos import (
+    ERROR_CODE_KEY,
+    INGEST_SERVICE,
+    MODELBOX_SERVICE,
+    I,
+    methods,
+)
 from runlane.server.wire import code_for
 from runlane.store.wire import decode_batch
 
@@ -36,6 +43,7 @@ def _authorization(context: grpc.ServicerContext) -> str | None:
 def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
     code = code_for(exc)
     message = str(exc) if code.name != "internal" else f"internal error: {exc!r}"
+    context.set_trailing_metadata(((ERROR_CODE_KEY, code.name),))
     context.abort(getattr(grpc.StatusCode, code.grpc), message)
 
 
