@@ -236,3 +236,35 @@ def test_chart_downsampling_from_chunk_summaries_matches_the_full_series(
         assert fast["series"] == full["series"] and fast["total"] == full["total"] == n
     finally:
         store.close()
+
+
+def test_series_of_a_mid_length_compacted_stream_keeps_every_bucket(
+    dsn: str, s3: S3Location
+) -> None:
+    """20,000 rows at 1,000 buckets: the per-100-row summaries would give only 200 buckets,
+    so the read falls back to the full columns and every bucket keeps its min and max."""
+    from starlette.testclient import TestClient
+
+    from runlane.server.app import create_app
+    from runlane.server.downsample import minmax
+
+    store = ServerStore(dsn, objects=S3Objects(s3), chunk_rows=5_000)
+    try:
+        run_id = new_run(store)
+        rng = np.random.default_rng(3)
+        rows = [{"loss": float(v), "_ts": 1.0 + i} for i, v in enumerate(rng.normal(size=20_000))]
+        store.write(run_id, Batch(rows={"train": rows}))
+        with store.connection() as conn:
+            chunks = conn.execute("SELECT count(*) FROM metric_chunks").fetchone()
+        assert chunks is not None and chunks[0] >= 3  # compacted: the summary path applies
+        assert store.read_series(run_id, "train", ["loss"], "index", 1_000) is None
+        client = TestClient(create_app(store))
+        url = f"/api/v1/runs/{run_id}/streams/train/series"
+        fast = client.get(url, params={"fields": "loss", "buckets": 1_000}).json()
+        full = client.get(url, params={"fields": "loss", "buckets": 1_000, "start": 0}).json()
+        assert fast["series"] == full["series"]
+        cols = store.read_columns(run_id, "train", ["loss"])
+        _, ys = minmax(cols["_index"].astype(float), cols["loss"], 1_000)
+        assert len(ys) == 2_000
+    finally:
+        store.close()

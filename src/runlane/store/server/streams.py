@@ -342,9 +342,10 @@ def read_series(
 ) -> tuple[int, dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]] | None:
     """``(rows in the stream, {field: (x, y)})``: each field min/max-downsampled to
     ``buckets`` from the chunks' summaries and the hot rows, without reading a chunk. None
-    when the stream is short or a chunk has no summary (the caller then downsamples the full
-    columns)."""
-    if st is None or st.hot_start == 0 or st.next_idx <= 2 * buckets:
+    when the stream is too short for the summaries to give every bucket its own min and max
+    (fewer than ``SUB`` rows a bucket), or a chunk has no summary: the caller then
+    downsamples the full columns."""
+    if st is None or st.hot_start == 0 or st.next_idx < summaries.SUB * buckets:
         return None
     rows = conn.execute(
         "SELECT first_idx, count, summary FROM metric_chunks WHERE stream_id = %s "
