@@ -255,8 +255,9 @@ def test_upload_download_track_and_list_files(served: Served, mbox: Any, tmp_pat
     if served.kind == "postgres":  # the bytes went to the server's S3 object store
         assert isinstance(served.store, ServerStore)
         location = served.store.objects.location  # type: ignore[attr-defined]
-        assert registry_version.storage == f"s3://{location.bucket}/{location.prefix.rstrip('/')}"
-        assert blob_keys(location) == {f"{location.prefix}{e.key}" for e in registry_version.files}
+        prefix = f"{location.prefix.rstrip('/')}/artifacts"
+        assert registry_version.storage == f"s3://{location.bucket}/{prefix}"
+        assert blob_keys(location) == {f"{prefix}/{e.key}" for e in registry_version.files}
     else:  # a stored file that no longer matches its sha256 fails the download
         run_dir = Path(str(served.store.run_path(experiment.id)))
         (run_dir / record.path).write_bytes(os.urandom(len(data)))
@@ -309,7 +310,9 @@ def blob_keys(location: S3Location) -> set[str]:
         aws_secret_access_key=location.secret_key,
         region_name=location.region,
     )
-    found = client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix + "blobs/")
+    found = client.list_objects_v2(
+        Bucket=location.bucket, Prefix=f"{location.prefix.rstrip('/')}/artifacts/blobs/"
+    )
     return {item["Key"] for item in found.get("Contents", [])}
 
 

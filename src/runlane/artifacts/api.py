@@ -1,7 +1,8 @@
 """Top-level artifact functions: ``runlane.models``, ``runlane.artifact``, ``runlane.lineage``.
 
 Each takes ``project`` (``owner/project`` or ``project``, defaults as for ``runlane.init``)
-and the same ``dir=``/``store=`` as ``runlane.open``.
+and the same ``dir=``/``store=`` as ``runlane.open``; with a runlane server's URL they read
+(and move aliases) through its REST API.
 """
 
 from __future__ import annotations
@@ -44,8 +45,14 @@ def models(
 ) -> ModelRegistry:
     """The model registry of ``project``: ``.all()``, ``.get(name)``, ``.version(name, ref)``,
     ``.set_alias(name, alias, version)``, ``.create(name, ...)``, ``.update(...)``."""
+    from runlane.artifacts.remote import artifact_client
+
     owner, name = split_project(project)
-    return ModelRegistry(project_dir(_store(dir, store), owner, name), f"{owner}/{name}")
+    target = _store(dir, store)
+    client = artifact_client(target)
+    if client is not None:
+        return client.models(owner, name)
+    return ModelRegistry(project_dir(target, owner, name), f"{owner}/{name}")
 
 
 def artifact_versions(
@@ -56,8 +63,14 @@ def artifact_versions(
 ) -> VersionStore:
     """The versioned artifacts of ``project``: ``.names()``, ``.versions(name)``,
     ``.get(name, ref)``, ``.set_alias(name, alias, version)``."""
+    from runlane.artifacts.remote import artifact_client
+
     owner, name = split_project(project)
-    return VersionStore(project_dir(_store(dir, store), owner, name) / ".artifacts")
+    target = _store(dir, store)
+    client = artifact_client(target)
+    if client is not None:
+        return client.versions(owner, name)
+    return VersionStore(project_dir(target, owner, name) / ".artifacts")
 
 
 def artifact(

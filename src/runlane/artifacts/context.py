@@ -5,6 +5,10 @@ By default a run's files are copied into its folder (Polyaxon's layout) and vers
 artifacts into the project's ``.artifacts/blobs``. With an artifact storage URI
 (``run.use_artifact_storage("s3://bucket/prefix")`` or ``RUNLANE_ARTIFACTS``) every file
 goes content-addressed to that storage instead; the run folder keeps the records.
+
+A run whose store is a runlane server (``RemoteStore``) gets a context with ``server`` set:
+every write in :mod:`runlane.artifacts.writes` then goes through the server's REST API
+(:mod:`runlane.artifacts.remote`), which runs this same code on its side.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from runlane.artifacts.storage import BlobStorage, open_storage
 from runlane.entities import LineageRecord
 
 if TYPE_CHECKING:
+    from runlane.artifacts.remote.run import RemoteArtifacts
     from runlane.store.base import Store
 
 
@@ -35,11 +40,13 @@ def storage_from_env() -> BlobStorage | None:
 @dataclass
 class ArtifactContext:
     """What one run needs to store artifacts. ``remote`` None means: run folder + project
-    blobs; otherwise every file goes content-addressed to ``remote``."""
+    blobs; otherwise every file goes content-addressed to ``remote``. ``server`` set means:
+    a runlane server stores everything (``home`` is then only a local staging folder)."""
 
     home: ArtifactHome
     emit: Callable[[LineageRecord], None]
     remote: BlobStorage | None = None
+    server: RemoteArtifacts | None = None
     _run_storage: LocalStorage | None = None
     _project_storage: BlobStorage | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -74,7 +81,10 @@ class ArtifactContext:
         return self.remote.endpoint_url if self.remote is not None else None
 
     def sync(self) -> None:
-        """fsync what this run stored locally (called at ``finish``)."""
+        """fsync what this run stored locally (called at ``finish``); with a server, upload
+        what was written into the staging ``outputs/`` folder and not logged."""
+        if self.server is not None:
+            self.server.sync()
         for storage in (self._run_storage, self._project_storage, self.remote):
             if storage is not None:
                 storage.sync()

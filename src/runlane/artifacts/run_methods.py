@@ -6,6 +6,10 @@ Everything here is a thin call into the artifact modules: :mod:`.writes` (storin
 Write calls are synchronous (they return once the record is visible; files become durable
 against power loss at ``finish()``), validate every argument before storing anything, and
 raise on a finished run.
+
+A run on a runlane server (``RemoteStore``) does the same through the server's REST API:
+:func:`runlane.artifacts.remote.artifact_client` is the one switch (the context's ``server``
+for writes, the client's readers for reads); local runs never touch it.
 """
 
 from __future__ import annotations
@@ -60,8 +64,12 @@ class ArtifactReads:
         """The run's artifacts in log order; ``.get(name, version=, step=)``,
         ``.download(name, version|step, dest)``."""
         from runlane.artifacts.reading import RunArtifacts
+        from runlane.artifacts.remote import artifact_client
 
         self._before_read()
+        client = artifact_client(self.store)
+        if client is not None:
+            return client.run_artifacts(self.id, self._artifact_home())
         return RunArtifacts(self._artifact_home())
 
     def assets(self, name: str, kind: str | None = None) -> list[Asset]:
@@ -87,8 +95,12 @@ class ArtifactReads:
     def checkpoints(self) -> list[Checkpoint]:
         """The run's checkpoints (epoch + metrics), by epoch."""
         from runlane.artifacts.registry import read_checkpoints
+        from runlane.artifacts.remote import artifact_client
 
         self._before_read()
+        client = artifact_client(self.store)
+        if client is not None:
+            return client.checkpoints(self.id)
         return read_checkpoints(self._artifact_home().run_dir)
 
 
@@ -109,8 +121,14 @@ class ArtifactWrites(ArtifactReads):
             raise RunStateError(f"run {self.id} is finished; start a new run to log artifacts")
         if self._artifacts_ctx is None:
             from runlane.artifacts.context import ArtifactContext, storage_from_env
+            from runlane.artifacts.remote import artifact_client
 
-            ctx = ArtifactContext(self._artifact_home(), self.log_lineage, storage_from_env())
+            client = artifact_client(self.store)
+            if client is not None:
+                home = self._artifact_home()
+                ctx = ArtifactContext(home, self.log_lineage, server=client.for_run(home))
+            else:
+                ctx = ArtifactContext(self._artifact_home(), self.log_lineage, storage_from_env())
             self._artifacts_ctx = ctx
             self.add_closer(ctx.sync)
         return self._artifacts_ctx
@@ -120,7 +138,10 @@ class ArtifactWrites(ArtifactReads):
         """``<run>/outputs[/rel]``; creates the parent folders (the folder itself when
         ``is_dir``). UnsafePathError for ``..``, absolute paths or symlinks out of the run."""
         from runlane.artifacts.paths import clean_rel_path, safe_join
+        from runlane.artifacts.remote import artifact_client
 
+        if artifact_client(self.store) is not None:
+            self._artifact_context()  # on a server: what lands here is uploaded at finish()
         folder = clean_rel_path(rel)
         path = safe_join(
             self._artifact_home().run_dir, f"outputs/{folder}" if folder else "outputs"
@@ -141,6 +162,12 @@ class ArtifactWrites(ArtifactReads):
         from runlane.artifacts.storage import BlobStorage, open_storage
 
         ctx = self._artifact_context()
+        if ctx.server is not None:
+            raise InvalidArgumentError(
+                f"run {self.id} logs to the runlane server {self.store.uri}, which decides where "
+                "artifact bytes go (`runlane server --artifacts s3://...`); use_artifact_storage "
+                "applies to local runs only"
+            )
         if storage is None or isinstance(storage, BlobStorage):
             ctx.remote = storage
         else:
@@ -281,32 +308,8 @@ class ArtifactWrites(ArtifactReads):
         """Record a checkpoint (ModelBox): ``epoch`` and its metrics, and optionally copy
         ``path`` to ``outputs/checkpoints/epoch-<epoch>/``. Re-logging an epoch replaces it."""
         from runlane.artifacts import writes
-        from runlane.artifacts.registry import Checkpoint, append_checkpoint, checkpoint_id
-        from runlane.timeutil import now
 
-        ctx = self._artifact_context()
-        item = getattr(epoch, "item", None)
-        at_epoch = item() if callable(item) and not isinstance(epoch, int) else epoch
-        if isinstance(at_epoch, bool) or not isinstance(at_epoch, int) or at_epoch < 0:
-            raise InvalidArgumentError(f"checkpoint epoch {epoch!r} must be an int ≥ 0")
-        values: dict[str, float] = {}
-        for key, value in (metrics or {}).items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                item = getattr(value, "item", None)
-                value = item() if callable(item) else value
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InvalidArgumentError(f"checkpoint metric {key!r}={value!r} is not a number")
-            values[str(key)] = float(value)
-        artifact = None
-        if path is not None:
-            artifact = writes.log_path(
-                ctx, path, kind="model", rel_path=f"checkpoints/epoch-{at_epoch}"
-            ).path
-        checkpoint = Checkpoint(
-            checkpoint_id(self.id, at_epoch), self.id, at_epoch, values, now(), artifact
-        )
-        append_checkpoint(ctx.run_dir, checkpoint)
-        return checkpoint
+        return writes.log_checkpoint(self._artifact_context(), epoch, metrics, path)
 
     def use_artifact(self, ref: str, version: str | int | None = None) -> ArtifactVersion:
         """Declare that this run uses a project artifact version (``"name"``, ``"name:v3"``,
@@ -318,8 +321,11 @@ class ArtifactWrites(ArtifactReads):
 
         ctx = self._artifact_context()
         name, inline = parse_ref(ref)
-        found = VersionStore(ctx.home.artifacts_dir).get(
-            name, version if version is not None else inline
+        wanted = version if version is not None else inline
+        found = (
+            ctx.server.artifact_version(name, wanted)
+            if ctx.server is not None
+            else VersionStore(ctx.home.artifacts_dir).get(name, wanted)
         )
         self.log_lineage(
             LineageRecord(
@@ -343,7 +349,11 @@ class ArtifactWrites(ArtifactReads):
         from runlane.timeutil import now
 
         ctx = self._artifact_context()
-        found = ModelRegistry(ctx.home.project_dir).version(name, version)
+        found = (
+            ctx.server.model_version(name, version)
+            if ctx.server is not None
+            else ModelRegistry(ctx.home.project_dir).version(name, version)
+        )
         self.log_lineage(
             LineageRecord(
                 name=found.name,

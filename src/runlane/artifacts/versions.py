@@ -30,6 +30,7 @@ from runlane.artifacts.fetch import download_files, storage_for
 from runlane.artifacts.kinds import fedml_type_id, normalize_kind
 from runlane.artifacts.paths import check_artifact_name, clean_rel_path
 from runlane.artifacts.records import FileEntry
+from runlane.artifacts.storage import BlobStorage
 from runlane.errors import InvalidArgumentError
 from runlane.names import check_key
 from runlane.store.local.files import locked, read_json, write_json
@@ -166,7 +167,9 @@ def walk_files(folder: Path) -> list[tuple[Path, str]]:
 
 @dataclass(frozen=True, slots=True)
 class ArtifactVersion:
-    """One version of a project artifact. ``download(dest)`` writes its files (verified)."""
+    """One version of a project artifact. ``download(dest)`` writes its files (verified),
+    read from ``reader`` when set (a version fetched from a runlane server), else from the
+    storage its ``storage`` field names."""
 
     name: str
     type: str
@@ -184,6 +187,7 @@ class ArtifactVersion:
     metadata: dict[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     artifacts_dir: Path | None = None
+    reader: BlobStorage | None = field(default=None, compare=False, repr=False)
 
     @property
     def ref(self) -> str:
@@ -239,7 +243,7 @@ class ArtifactVersion:
         """Write every file to ``dest/<path in artifact>``, each checked against its sha256
         (ChecksumMismatchError otherwise). Returns ``dest``."""
         target = Path(os.fspath(dest)).expanduser()
-        store = storage_for(
+        store = self.reader or storage_for(
             self.storage, self.endpoint_url, run_dir=None, artifacts_dir=self.artifacts_dir
         )
         download_files(store, self.files, target)

@@ -5,6 +5,9 @@ Order of every call, so a failure at any point leaves nothing visible: validate 
 arguments → store the bytes (temporary file + rename, or a completed upload) → append the
 event row (``events/<kind>/<name>.plx``) → append the manifest record → queue the lineage
 record. Calls are synchronous: they return once the record is visible to readers.
+
+With ``ctx.server`` set (a run logging to a runlane server) each call is handed to it: it
+uploads the files and the server runs this same code on its side.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from runlane.artifacts.paths import (
     split_ext,
 )
 from runlane.artifacts.records import ArtifactRecord, FileEntry, tree_digest
-from runlane.artifacts.registry import ModelRegistry
+from runlane.artifacts.registry import Checkpoint, ModelRegistry, append_checkpoint, checkpoint_id
 from runlane.artifacts.storage import Progress, StoredFile
 from runlane.artifacts.transfer import source_stat
 from runlane.artifacts.versions import Artifact, ArtifactVersion, VersionStore, walk_files
@@ -122,6 +125,18 @@ def log_path(
     finalize: Callable[[ArtifactRecord], ArtifactRecord] | None = None,
 ) -> ArtifactRecord:
     """Copy a file or folder into the run (see :meth:`ArtifactWrites.log_artifact`)."""
+    if ctx.server is not None:
+        return ctx.server.log_path(
+            path,
+            name=name,
+            kind=kind,
+            step=step,
+            rel_path=rel_path,
+            summary=summary,
+            versioned=versioned,
+            timestamp=timestamp,
+            progress=progress,
+        )
     source, is_dir = _source(path)
     art_name = check_artifact_name(name if name is not None else source.name)
     art_kind = normalize_kind(kind if kind is not None else ("dir" if is_dir else "file"))
@@ -187,6 +202,8 @@ def log_encoded(
     timestamp: float | None,
 ) -> ArtifactRecord:
     """Store an encoded asset at ``assets/<kind>/<name>[_<step>].<ext>`` plus its event row."""
+    if ctx.server is not None:
+        return ctx.server.log_encoded(encoded, name=name, kind=kind, step=step, timestamp=timestamp)
     art_name = check_artifact_name(name)
     at_step = check_step(step)
     ts = check_time(timestamp)
@@ -227,6 +244,10 @@ def log_value(
 ) -> ArtifactRecord:
     """Record an inline value (curve, text, html, histogram...) at a step: an event row and
     a manifest record, no file."""
+    if ctx.server is not None:
+        return ctx.server.log_value(
+            name=name, kind=kind, step=step, timestamp=timestamp, value=value
+        )
     art_name = check_artifact_name(name)
     at_step = check_step(step)
     ts = check_time(timestamp)
@@ -254,6 +275,8 @@ def log_version(
 ) -> ArtifactVersion:
     """Store an Artifact's files as blobs and record its next version (or the existing one
     with the same content)."""
+    if ctx.server is not None:
+        return ctx.server.log_version(artifact, aliases=aliases, progress=progress)
     pairs = artifact.collect()
     stored = ctx.blob_storage.put_tree(pairs, None, progress=progress)
     entries = [
@@ -329,6 +352,22 @@ def log_model(
 ) -> ArtifactRecord:
     """Store a model file or folder (``outputs/<rel_path>/`` or an asset at a step) and, with
     ``register``, add it as the next version of the registry model ``name``."""
+    if ctx.server is not None:
+        return ctx.server.log_model(
+            path,
+            name=name,
+            framework=framework,
+            summary=summary,
+            step=step,
+            rel_path=rel_path,
+            register=register,
+            aliases=aliases,
+            tags=tags,
+            metadata=metadata,
+            description=description,
+            timestamp=timestamp,
+            progress=progress,
+        )
     source, _ = _source(path)
     model_name = check_artifact_name(name if name is not None else source.name, "model name")
     extra = check_summary(summary)
@@ -390,3 +429,45 @@ def log_model(
         event_value={"framework": framework, "spec": extra},
         finalize=finalize if register else None,
     )
+
+
+def check_checkpoint(
+    epoch: object, metrics: Mapping[str, Any] | None
+) -> tuple[int, dict[str, float]]:
+    """``(epoch, metrics as floats)``; InvalidArgumentError for a negative or non-int epoch
+    or a metric that is not a number (numpy scalars and 0-d tensors accepted)."""
+    item = getattr(epoch, "item", None)
+    at_epoch = item() if callable(item) and not isinstance(epoch, int) else epoch
+    if isinstance(at_epoch, bool) or not isinstance(at_epoch, int) or at_epoch < 0:
+        raise InvalidArgumentError(f"checkpoint epoch {epoch!r} must be an int ≥ 0")
+    values: dict[str, float] = {}
+    for key, value in (metrics or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            item = getattr(value, "item", None)
+            value = item() if callable(item) else value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidArgumentError(f"checkpoint metric {key!r}={value!r} is not a number")
+        values[str(key)] = float(value)
+    return at_epoch, values
+
+
+def log_checkpoint(
+    ctx: ArtifactContext,
+    epoch: object,
+    metrics: Mapping[str, Any] | None,
+    path: str | os.PathLike[str] | None,
+) -> Checkpoint:
+    """Record a checkpoint (epoch + metrics) in ``checkpoints.jsonl``, copying ``path`` (if
+    any) to ``outputs/checkpoints/epoch-<epoch>/`` first. Re-logging an epoch replaces it."""
+    if ctx.server is not None:
+        return ctx.server.log_checkpoint(epoch, metrics, path)
+    at_epoch, values = check_checkpoint(epoch, metrics)
+    artifact = None
+    if path is not None:
+        artifact = log_path(ctx, path, kind="model", rel_path=f"checkpoints/epoch-{at_epoch}").path
+    run_id = ctx.home.run_id
+    checkpoint = Checkpoint(
+        checkpoint_id(run_id, at_epoch), run_id, at_epoch, values, now(), artifact
+    )
+    append_checkpoint(ctx.run_dir, checkpoint)
+    return checkpoint

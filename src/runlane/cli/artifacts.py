@@ -135,9 +135,13 @@ def cmd_get(args: argparse.Namespace) -> int:
 def _registries(args: argparse.Namespace) -> list[tuple[str, ModelRegistry]]:
     from runlane.artifacts.api import split_project
     from runlane.artifacts.registry import ModelRegistry
+    from runlane.artifacts.remote import artifact_client
 
+    client = artifact_client(open_store(args))  # a missing root is reported, not created
+    if client is not None:  # a runlane server (--dir http://...)
+        wanted = [split_project(args.project)] if args.project else client.projects()
+        return [(f"{o}/{p}", client.models(o, p)) for o, p in wanted]
     root = root_of(args)
-    open_store(args)  # a missing root is reported, not created
     if args.project:
         owner, name = split_project(args.project)
         return [(f"{owner}/{name}", ModelRegistry(root / owner / name, f"{owner}/{name}"))]

@@ -78,10 +78,13 @@ def root_of(args: argparse.Namespace) -> Path:
 
 
 def open_store(args: argparse.Namespace, *, create: bool = False) -> Store:
-    """The store at the data root. Raises NotFoundError when the root does not exist (unless
-    ``create``), so a mistyped ``--dir`` is reported instead of silently creating a folder."""
+    """The store at the data root (or the runlane server a ``--dir http(s)://...`` names).
+    Raises NotFoundError when the root does not exist (unless ``create``), so a mistyped
+    ``--dir`` is reported instead of silently creating a folder."""
     from runlane.store.registry import open_store as open_uri
 
+    if str(args.dir or "").startswith(("http://", "https://")):
+        return open_uri(str(args.dir))
     root = root_of(args)
     if not create and not root.is_dir():
         raise NotFoundError(f"no runlane data folder at {root}: pass --dir PATH or set RUNLANE_DIR")

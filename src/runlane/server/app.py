@@ -20,10 +20,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runlane import __version__
 from runlane.errors import RunlaneError
+from runlane.server.artifacts_service import ArtifactService
 from runlane.server.auth import Tokens
 from runlane.server.context import DEFAULT_MAX_BODY, ServerContext
 from runlane.server.responses import JSON, error_response
-from runlane.server.routes import ingest, records, runs, series
+from runlane.server.routes import artifacts, ingest, lineage, models, records, runs, series, uploads
 from runlane.server.wire import WireError, code_for
 from runlane.store.base import Store
 
@@ -52,7 +53,8 @@ def create_app(
         default_response_class=JSON,
     )
     app.state.ctx = ServerContext(store=store, tokens=auth, max_body=max_body)
-    for module in (runs, ingest, series, records):
+    app.state.artifacts = ArtifactService(store)
+    for module in (runs, ingest, series, records, uploads, artifacts, models, lineage):
         app.include_router(module.router, prefix=API)
 
     @app.get(f"{API}/health", tags=["server"])

@@ -18,7 +18,10 @@ permission_denied      403     PERMISSION_DENIED    the token's project or role 
 not_found              404     NOT_FOUND            unknown run, stream, route or record
 method_not_allowed     405     UNIMPLEMENTED        the route exists, the method does not
 run_state              409     FAILED_PRECONDITION  the call does not fit the run's state
+offset_mismatch        409     ABORTED              an upload chunk's offset is not the upload's
+checksum_mismatch      400     INVALID_ARGUMENT     uploaded bytes do not hash to the sha256 sent
 payload_too_large      413     RESOURCE_EXHAUSTED   the body is over the server's limit
+range_not_satisfiable  416     OUT_OF_RANGE         a Range header lies outside the file
 invalid_request        422     INVALID_ARGUMENT     a parameter has the wrong type or range
 unimplemented          501     UNIMPLEMENTED        the server does not offer this call
 store_unavailable      503     UNAVAILABLE          the storage backend failed (retry later)
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runlane.artifacts.errors import ChecksumMismatchError
 from runlane.errors import (
     InvalidArgumentError,
     InvalidNameError,
@@ -63,7 +67,10 @@ CODES: dict[str, Code] = {
         Code("not_found", 404, "NOT_FOUND"),
         Code("method_not_allowed", 405, "UNIMPLEMENTED"),
         Code("run_state", 409, "FAILED_PRECONDITION"),
+        Code("offset_mismatch", 409, "ABORTED"),
+        Code("checksum_mismatch", 400, "INVALID_ARGUMENT"),
         Code("payload_too_large", 413, "RESOURCE_EXHAUSTED"),
+        Code("range_not_satisfiable", 416, "OUT_OF_RANGE"),
         Code("invalid_request", 422, "INVALID_ARGUMENT"),
         Code("unimplemented", 501, "UNIMPLEMENTED"),
         Code("store_unavailable", 503, "UNAVAILABLE"),
@@ -91,6 +98,7 @@ _BY_EXCEPTION: tuple[tuple[type[BaseException], str], ...] = (
     (InvalidArgumentError, "invalid_argument"),
     (NotFoundError, "not_found"),
     (RunStateError, "run_state"),
+    (ChecksumMismatchError, "checksum_mismatch"),
     (StoreError, "store_unavailable"),
 )
 
@@ -118,6 +126,7 @@ _BY_CODE: dict[str, type[RunlaneError]] = {
     "invalid_request": InvalidArgumentError,
     "not_found": NotFoundError,
     "run_state": RunStateError,
+    "checksum_mismatch": ChecksumMismatchError,
     "store_unavailable": StoreError,
 }
 

@@ -121,6 +121,7 @@ class RemoteStore:
         self._replayer: threading.Thread | None = None
         self._stopping = threading.Event()
         self._warned: set[str] = set()
+        self._artifacts: Any = None
         if self.spool.pending():
             self._start_replayer()
 
@@ -137,18 +138,34 @@ class RemoteStore:
         content: bytes | None = None,
         params: dict[str, Any] | None = None,
         attempts: int | None = None,
+        headers: dict[str, str] | None = None,
+        files: Any = None,
+        data: dict[str, Any] | None = None,
+        timeout: Any = None,
     ) -> Any:
         """The response of a request; retried while the server is unreachable; raises the
-        runlane error of a 4xx/5xx answer, ServerUnreachable after the last attempt."""
+        runlane error of a 4xx/5xx answer, ServerUnreachable after the last attempt.
+        ``content`` is sent as JSON unless ``headers`` name another type; ``files`` and
+        ``data`` make a multipart form; ``timeout`` (an ``httpx.Timeout``) replaces the
+        client's for this request."""
         tries = attempts or self.attempts
-        headers = {"content-type": "application/json"} if content is not None else None
+        if content is not None:
+            headers = {"content-type": "application/json", **(headers or {})}
+        extra = {} if timeout is None else {"timeout": timeout}
         last: str = ""
         for attempt in range(tries):
             if attempt:
                 time.sleep(self.backoff * (2 ** (attempt - 1)))
             try:
                 response = self._http.request(
-                    method, path, content=content, params=params, headers=headers
+                    method,
+                    path,
+                    content=content,
+                    params=params,
+                    headers=headers,
+                    files=files,
+                    data=data,
+                    **extra,
                 )
             except self._httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
@@ -172,6 +189,30 @@ class RemoteStore:
                 f"runlane server {self._url} answered HTTP {response.status_code}: "
                 f"{response.text[:200]}"
             )
+
+    # --- for modules with their own endpoints (artifacts) ----------------------------------
+    request = _send
+
+    @property
+    def http(self) -> Any:
+        """The ``httpx.Client`` (base URL ``<server>/api/v1``, auth header) for streaming."""
+        return self._http
+
+    def error(self, response: Any) -> RunlaneError:
+        """The runlane error of a 4xx/5xx response."""
+        return self._error(response)
+
+    def server_id(self, run_id: str) -> str:
+        """The server's id of a run (a run created offline gets one when replayed)."""
+        return self._id(run_id)
+
+    def artifact_client(self) -> Any:
+        """The client of the server's artifact API (:mod:`runlane.artifacts.remote`)."""
+        if self._artifacts is None:
+            from runlane.artifacts.remote.client import ArtifactsClient
+
+            self._artifacts = ArtifactsClient(self)
+        return self._artifacts
 
     def _get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}

@@ -2,7 +2,8 @@
 
 Cold metric chunks go to ``RUNLANE_ARTIFACTS`` (``s3://bucket/prefix``; the S3 service from
 ``RUNLANE_S3_ENDPOINT`` and the ``AWS_*`` variables) when it is set, else into the database's
-own ``objects`` table.
+own ``objects`` table. Artifact records go to ``RUNLANE_SERVER_FILES``, else
+``<RUNLANE_DIR>/.server-files`` (as for ``runlane server``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ def open_uri(uri: str) -> object:
         raise StoreError(
             f"store {uri!r} needs the server extra: pip install 'runlane[server]' ({exc})"
         ) from exc
+    from runlane import settings
+
+    # artifact records: the folder `runlane server` uses by default on this machine, never a
+    # scratch folder (that one is removed when the process exits)
+    files = os.environ.get("RUNLANE_SERVER_FILES") or os.path.join(
+        settings.default_root(), ".server-files"
+    )
     return ServerStore(
-        uri,
-        objects=object_store_from(os.environ.get("RUNLANE_ARTIFACTS")),
-        files_root=os.environ.get("RUNLANE_SERVER_FILES") or None,
+        uri, objects=object_store_from(os.environ.get("RUNLANE_ARTIFACTS")), files_root=files
     )
