@@ -156,10 +156,12 @@ def test_run_page_charts_axis_and_logs(page: Any, console: Any, base_url: str) -
     page.goto(base_url + "/")
     page.click("table.runs a >> text=alpha")
     page.wait_for_selector("h1 >> text=alpha")
-    assert "failed" not in page.locator(".overview h1").inner_text()
+    assert "failed" not in page.locator(".run-header h1").inner_text()
+    page.click("[role=tab][data-tab=params]")  # the run page's sections are tabs
     params = page.locator("table.params").inner_text()
     assert "lr" in params and "model.depth" in params and "0.01" in params
 
+    page.click("[role=tab][data-tab=charts]")
     page.wait_for_selector(".stream[data-stream=default] .chart canvas")
     default = page.locator(".stream[data-stream=default] .chart")
     assert sorted(default.evaluate_all("els => els.map(e => e.dataset.field)")) == ["acc", "loss"]
@@ -181,6 +183,7 @@ def test_run_page_charts_axis_and_logs(page: Any, console: Any, base_url: str) -
     assert page.locator(".chart[data-field=loss] .u-label", has_text="wallclock").count() >= 1
     assert page.locator("button[data-x=wallclock]").get_attribute("aria-pressed") == "true"
 
+    page.click("[role=tab][data-tab=logs]")
     page.wait_for_selector("ol.logs[data-count='3']")
     text = page.locator("ol.logs").inner_text()
     assert "starting training" in text and "boom: nan loss" in text

@@ -36,16 +36,22 @@ export interface LogRecord {
   seq: number;
 }
 
-export const LOG_LEVELS = ["debug", "info", "warning", "error", "critical"];
+// The server's level names (runlane.entities.LOG_LEVELS); the SDK maps warning/critical onto them.
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "fatal"];
 
 export class ApiError extends Error {}
 
 const BASE = new URL("api/v1/", document.baseURI).toString();
 
-export async function get<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
+/** GET a JSON answer; a query value that is a list repeats its key (``?column=a&column=b``). */
+export async function get<T>(
+  path: string,
+  query: Record<string, string | number | readonly string[] | undefined> = {},
+): Promise<T> {
   const url = new URL(path, BASE);
   for (const [k, v] of Object.entries(query)) {
-    if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
+    if (Array.isArray(v)) v.forEach((item) => url.searchParams.append(k, item));
+    else if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
   }
   const response = await fetch(url);
   const body = await response.json();
@@ -54,6 +60,18 @@ export async function get<T>(path: string, query: Record<string, string | number
     throw new ApiError(message);
   }
   return body as T;
+}
+
+/** POST/PATCH a JSON body; answers the parsed JSON or throws ApiError with the server's message. */
+export async function send<T>(method: "POST" | "PATCH", path: string, body: unknown): Promise<T> {
+  const response = await fetch(new URL(path, BASE), {
+    method,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json();
+  if (!response.ok) throw new ApiError(answer?.error?.message ?? `HTTP ${response.status}`);
+  return answer as T;
 }
 
 export const api = {

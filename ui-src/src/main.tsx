@@ -1,4 +1,5 @@
 import { render } from "preact";
+import { ComparePage } from "./compare";
 import { RunPage } from "./run";
 import { RunsTable } from "./runs";
 import { hrefFor, useRoute } from "./route";
@@ -14,7 +15,15 @@ function App() {
           runlane
         </a>
       </header>
-      <main>{page === "run" && id ? <RunPage id={id} route={route} /> : <RunsTable route={route} />}</main>
+      <main>
+        {page === "run" && id ? (
+          <RunPage id={id} route={route} />
+        ) : page === "compare" ? (
+          <ComparePage route={route} />
+        ) : (
+          <RunsTable route={route} />
+        )}
+      </main>
     </>
   );
 }

@@ -23,7 +23,7 @@ export function setQuery(route: Route, changes: Record<string, string>): void {
   const merged: Record<string, string> = {};
   route.query.forEach((v, k) => (merged[k] = v));
   Object.assign(merged, changes);
-  history.replaceState(null, "", hrefFor(route.path, merged));
+  history.replaceState(history.state, "", hrefFor(route.path, merged)); // keeps a pushed entry's state
   window.dispatchEvent(new HashChangeEvent("hashchange"));
 }
 

@@ -1,60 +1,84 @@
-// The run page: overview (status history, tags), params, one chart per numeric stream field, logs.
+// The run page: a header (name, status, project, times) over tabs — overview, params, charts,
+// logs, events, tracks, system, artifacts, assets, models, lineage (modules in ./run/). The tab
+// is in the URL. While the run is running the page polls it every POLL_MS; each poll bumps
+// `tick`, and the open tab fetches only what is new (rows after the last index, lines after the
+// last sequence number; the artifacts and assets tabs re-read their lists, the models and
+// lineage tabs load once). Polling stops once the run has ended.
 import { useEffect, useState } from "preact/hooks";
-import { api, LOG_LEVELS, LogRecord, RunInfo, Series, StreamInfo } from "./api";
-import { Chart } from "./chart";
-import { duration, fmtDuration, fmtTime, fmtValue } from "./format";
+import { api, StreamInfo } from "./api";
+import { duration, fmtDuration, fmtTime } from "./format";
 import { hrefFor, Route, setQuery } from "./route";
+import { RunDetail, runApi } from "./run/api";
+import { Artifacts } from "./run/artifacts";
+import { Assets } from "./run/assets";
+import { ChartsPanel } from "./run/charts";
+import { Events } from "./run/events";
+import { Lineage } from "./run/lineage";
+import { Logs } from "./run/logs";
+import { Models } from "./run/models";
+import { Overview } from "./run/overview";
+import { Params } from "./run/params";
+import { SYSTEM_STREAM, System } from "./run/system";
+import { Tracks } from "./run/tracks";
 
-const BUCKETS = 1000;
-const X_AXES: Record<string, { api: string; label: string; time: boolean }> = {
-  step: { api: "step", label: "step", time: false },
-  wallclock: { api: "time", label: "wallclock", time: true },
-};
+export const POLL_MS = 2000;
+const TABS = ["overview", "params", "charts", "logs", "events", "tracks", "system", "artifacts", "assets", "models", "lineage"] as const;
+type Tab = (typeof TABS)[number];
 
 export function RunPage({ id, route }: { id: string; route: Route }) {
-  const xKey = X_AXES[route.query.get("x") ?? ""] ? route.query.get("x")! : "step";
-  const level = route.query.get("level") ?? "";
-  const [run, setRun] = useState<RunInfo | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [params, setParams] = useState<Record<string, unknown>>({});
+  const asked = route.query.get("tab") as Tab | null;
+  const tab: Tab = asked && TABS.includes(asked) ? asked : "charts";
+  const [run, setRun] = useState<RunDetail | null>(null);
   const [streams, setStreams] = useState<StreamInfo[]>([]);
-  const [series, setSeries] = useState<Record<string, Series>>({});
-  const [logs, setLogs] = useState<LogRecord[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+  const running = run?.status === "running";
 
   useEffect(() => {
     setError(null);
-    api.run(id).then(setRun, (e: Error) => setError(e.message));
-    api.params(id).then((p) => setParams(p.data), () => setParams({}));
-    api.streams(id).then((s) => setStreams(s.streams), (e: Error) => setError(e.message));
+    setRun(null);
+    setTick(0);
+    runApi.run(id).then(setRun, (e: Error) => setError(e.message));
+    api.streams(id).then(
+      (s) => setStreams(s.streams),
+      (e: Error) => setError(e.message),
+    );
   }, [id]);
 
   useEffect(() => {
+    if (!running) return;
+    let timer = 0;
     let live = true;
-    const axis = X_AXES[xKey];
-    Promise.all(streams.map(async (s) => [s.name, await api.series(id, s.name, axis.api, BUCKETS)] as const)).then(
-      (pairs) => live && setSeries(Object.fromEntries(pairs)),
-      (e: Error) => live && setError(e.message),
-    );
+    const poll = () => {
+      Promise.all([runApi.run(id), api.streams(id)])
+        .then(([r, s]) => {
+          if (!live) return;
+          setRun(r);
+          setStreams(s.streams);
+          setTick((t) => t + 1);
+        })
+        .catch(() => undefined) // the next poll tries again
+        .finally(() => {
+          if (live) timer = window.setTimeout(poll, POLL_MS);
+        });
+    };
+    timer = window.setTimeout(poll, POLL_MS);
     return () => {
       live = false;
+      clearTimeout(timer);
     };
-  }, [id, streams, xKey]);
+  }, [id, running]);
 
-  useEffect(() => {
-    let live = true;
-    api.logs(id, level).then(
-      (l) => live && setLogs(l.logs),
-      (e: Error) => live && setError(e.message),
-    );
-    return () => {
-      live = false;
-    };
-  }, [id, level]);
+  const select = (t: Tab) => setQuery(route, { tab: t });
+  const onTabKey = (e: KeyboardEvent, i: number) => {
+    const move = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+    if (!move) return;
+    const next = (i + move + TABS.length) % TABS.length;
+    (document.getElementById(`tab-${TABS[next]}`) as HTMLButtonElement | null)?.focus();
+  };
 
-  const axis = X_AXES[xKey];
-  const paramKeys = Object.keys(params).sort();
   return (
-    <section class="run">
+    <section class="run" data-live={running ? "1" : "0"} data-tick={tick}>
       <p>
         <a href={hrefFor([])}>← runs</a>
       </p>
@@ -64,101 +88,87 @@ export function RunPage({ id, route }: { id: string; route: Route }) {
         </p>
       )}
       {run && (
-        <div class="overview">
+        <div class="run-header">
           <h1>
             {run.name} <span class={"status " + run.status}>{run.status}</span>
           </h1>
           <p class="muted">
             {run.owner}/{run.project} · {run.id} · created {fmtTime(run.createdAt)} · {fmtDuration(duration(run))}
+            {running && <span class="live-dot"> · live</span>}
           </p>
-          {run.description && <p>{run.description}</p>}
-          <p class="tags">
-            {run.tags.map((t) => (
-              <span class="tag" key={t}>
-                {t}
-              </span>
-            ))}
-          </p>
-          {run.statusHistory.length > 0 && (
-            <ol class="history">
-              {run.statusHistory.map((h, i) => (
-                <li key={i}>
-                  {fmtTime(h.at)} <span class={"status " + h.status}>{h.status}</span> {h.message ?? ""}
-                </li>
-              ))}
-            </ol>
-          )}
         </div>
       )}
-      <h2>Params</h2>
-      {paramKeys.length === 0 ? (
-        <p class="muted">No params.</p>
-      ) : (
-        <table class="params">
-          <tbody>
-            {paramKeys.map((k) => (
-              <tr key={k}>
-                <th>{k}</th>
-                <td>{fmtValue(params[k])}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <h2>Metrics</h2>
-      <div class="toolbar" role="group" aria-label="x axis">
-        x-axis:
-        {Object.keys(X_AXES).map((k) => (
-          <button type="button" key={k} data-x={k} aria-pressed={k === xKey} onClick={() => setQuery(route, { x: k })}>
-            {X_AXES[k].label}
+      <div class="tabs" role="tablist" aria-label="run sections">
+        {TABS.map((t, i) => (
+          <button
+            type="button"
+            role="tab"
+            id={`tab-${t}`}
+            key={t}
+            data-tab={t}
+            aria-selected={t === tab}
+            aria-controls="run-panel"
+            onClick={() => select(t)}
+            onKeyDown={(e) => onTabKey(e, i)}
+          >
+            {t}
           </button>
         ))}
       </div>
-      {streams.map((s) => {
-        const data = series[s.name];
-        if (!data || data.x !== axis.api) return null;
-        const fields = Object.keys(data.series).filter((f) => !f.startsWith("_") && data.series[f].x.length > 0);
-        return (
-          <div class="stream" key={s.name} data-stream={s.name}>
-            <h3>
-              {s.name} <span class="muted small">{s.count} rows</span>
-            </h3>
-            <div class="charts">
-              {fields.map((f) => (
-                <Chart
-                  key={f}
-                  title={f}
-                  xLabel={axis.label}
-                  time={axis.time}
-                  series={[{ label: run?.name ?? id, ...data.series[f] }]}
-                />
-              ))}
-            </div>
-          </div>
-        );
-      })}
-      <h2>Logs</h2>
-      <label>
-        level ≥{" "}
-        <select value={level} aria-label="log level" onChange={(e) => setQuery(route, { level: (e.target as HTMLSelectElement).value })}>
-          <option value="">all</option>
-          {LOG_LEVELS.map((l) => (
-            <option key={l} value={l}>
-              {l}
-            </option>
-          ))}
-        </select>
-      </label>
-      {logs && (
-        <ol class="logs" data-count={logs.length}>
-          {logs.map((l) => (
-            <li key={l.seq} class={"log " + l.level}>
-              <span class="muted">{fmtTime(l.timestamp)}</span> <span class="level">{l.level}</span> {l.message}
-            </li>
-          ))}
-        </ol>
-      )}
-      {logs && logs.length === 0 && <p class="muted">No logs.</p>}
+      <div class="tab-panel" id="run-panel" role="tabpanel" aria-labelledby={`tab-${tab}`} data-tab={tab}>
+        {run && <Panel tab={tab} run={run} streams={streams} route={route} tick={tick} onRun={setRun} />}
+      </div>
     </section>
   );
+}
+
+interface PanelProps {
+  tab: Tab;
+  run: RunDetail;
+  streams: StreamInfo[];
+  route: Route;
+  tick: number;
+  onRun: (run: RunDetail) => void;
+}
+
+function Panel({ tab, run, streams, route, tick, onRun }: PanelProps) {
+  const running = run.status === "running";
+  switch (tab) {
+    case "overview":
+      return <Overview run={run} onChange={onRun} />;
+    case "params":
+      return <Params id={run.id} route={route} />;
+    case "logs":
+      return <Logs id={run.id} route={route} tick={tick} running={running} />;
+    case "events":
+      return <Events id={run.id} createdAt={run.createdAt} tick={tick} />;
+    case "tracks":
+      return <Tracks id={run.id} route={route} tick={tick} />;
+    case "artifacts":
+      return <Artifacts id={run.id} route={route} tick={tick} />;
+    case "assets":
+      return <Assets id={run.id} route={route} tick={tick} />;
+    case "models":
+      return <Models id={run.id} owner={run.owner} project={run.project} />;
+    case "lineage":
+      return <Lineage id={run.id} route={route} />;
+    case "system":
+      return <System runId={run.id} runName={run.name} createdAt={run.createdAt} streams={streams} route={route} tick={tick} />;
+    default:
+      return (
+        <ChartsPanel
+          runId={run.id}
+          runName={run.name}
+          createdAt={run.createdAt}
+          streams={streams.filter((s) => s.name !== SYSTEM_STREAM)}
+          route={route}
+          tick={tick}
+          xParam="x"
+          axes={["step", "wallclock", "relative"]}
+          defaultAxis="step"
+          fieldAxes
+          empty="No metrics logged."
+        />
+      );
+  }
 }

@@ -10,10 +10,11 @@ from starlette.requests import Request
 
 from runlane.entities import Batch, RunPatch
 from runlane.errors import InvalidArgumentError
-from runlane.server.context import MAX_PAGE, ServerContext
+from runlane.server import runs_table as table
+from runlane.server.context import MAX_INDEX, MAX_PAGE, ServerContext
 from runlane.server.responses import JSON
 from runlane.server.wire import WireError
-from runlane.store.wire import info_to_wire, patch_from_wire, spec_from_wire
+from runlane.store.wire import info_to_wire, jsonable, patch_from_wire, spec_from_wire
 
 router = APIRouter(tags=["runs"])
 JsonBody = Annotated[dict[str, Any], Body()]
@@ -72,27 +73,77 @@ def search_runs(
     where: str | None = Query(None, description="filter language, e.g. params.lr < 0.01"),
     sort: str | None = Query(None, description="e.g. -created,params.lr"),
     limit: int = Query(100, ge=0, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INDEX),
+    total: bool = Query(False, description="also answer the number of matching runs"),
+    column: Annotated[
+        list[str] | None, Query(description="repeatable, e.g. params.lr or metrics.loss:min")
+    ] = None,
 ) -> JSON:
-    """Runs matching ``where``, sorted, one page at a time (``nextOffset`` when more)."""
+    """Runs matching ``where``, sorted, one page at a time (``nextOffset`` when more). With
+    ``total``, ``total`` counts every matching run; with ``column``, each run carries
+    ``values``: ``{column: value}`` (see :mod:`runlane.server.runs_table`)."""
+    ctx = ctx_of(request)
+    project = _readable_project(request, project)
+    columns = table.parse_columns(column or [])
+    found = ctx.store.list_runs(
+        project=project, where=where, sort=sort, limit=limit + 1, offset=offset
+    )
+    page = found[:limit]
+    runs = [info_to_wire(i) for i in page]
+    if columns:
+        for wire, info in zip(runs, page, strict=True):
+            wire["values"] = jsonable(table.column_values(ctx.store, info, columns))
+    out: dict[str, Any] = {
+        "runs": runs,
+        "offset": offset,
+        "limit": limit,
+        "nextOffset": offset + limit if len(found) > limit else None,
+    }
+    if total:
+        full = 0 < len(found) <= limit  # this page reaches the end: no second query
+        out["total"] = offset + len(found) if full else table.count_runs(ctx.store, project, where)
+    return JSON(out)
+
+
+def _readable_project(request: Request, project: str | None) -> str | None:
+    """The project a search may read: a scoped token's own project when none is given;
+    raises ``permission_denied`` for a project the token may not read."""
     ctx = ctx_of(request)
     grant = ctx.grant(request)
     if grant is not None:
         project = project or grant.project_filter()
         owner, name = split_project(project) if project else (None, None)
         ctx.check_project(request, owner, name, "read")
-    found = ctx.store.list_runs(
-        project=project, where=where, sort=sort, limit=limit + 1, offset=offset
-    )
-    page = found[:limit]
-    return JSON(
-        {
-            "runs": [info_to_wire(i) for i in page],
-            "offset": offset,
-            "limit": limit,
-            "nextOffset": offset + limit if len(found) > limit else None,
-        }
-    )
+    return project
+
+
+@router.get("/runs/groups")
+def group_runs(
+    request: Request,
+    by: str = Query(..., description=table.GROUP_FORMS),
+    project: str | None = None,
+    where: str | None = Query(None, description="filter language, e.g. params.lr < 0.01"),
+    limit: int = Query(table.MAX_GROUPS, ge=1, le=table.MAX_GROUPS),
+) -> JSON:
+    """The matching runs grouped by one field: ``{"by", "total", "truncated", "groups":
+    [{"value", "label", "count", "where"}]}``; a group's ``where`` selects exactly its runs."""
+    ctx = ctx_of(request)
+    project = _readable_project(request, project)
+    return JSON(jsonable(table.group_runs(ctx.store, project, where, by, limit)))
+
+
+@router.get("/runs/keys")
+def column_keys(
+    request: Request,
+    project: str | None = None,
+    where: str | None = Query(None, description="filter language, e.g. params.lr < 0.01"),
+    sample: int = Query(200, ge=1, le=MAX_PAGE, description="how many newest runs to look at"),
+) -> JSON:
+    """``{"params", "metrics", "meta"}``: the keys of the newest ``sample`` matching runs, most
+    common first — the columns a runs table can show."""
+    ctx = ctx_of(request)
+    project = _readable_project(request, project)
+    return JSON(table.column_keys(ctx.store, project, where, sample))
 
 
 @router.get("/runs/resolve")

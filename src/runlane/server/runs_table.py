@@ -1,0 +1,297 @@
+"""What the web UI's runs table asks beyond a page of runs: column values, totals, groups and
+the keys its column picker offers.
+
+Everything is read through the :class:`~runlane.store.base.Store` protocol, so the answers are
+the same over a local folder and over PostgreSQL:
+
+* **Columns** (:func:`parse_columns`, :func:`column_values`): ``params.<key>``,
+  ``meta.<key>`` and ``metrics.<key>`` with an optional aggregate ``:last`` (the default),
+  ``:min`` or ``:max`` over the finite values of the field. A metric key is the field name for
+  the ``default`` stream and ``<stream>.<field>`` for the others, as in the filter language.
+* **Totals** (:func:`count_runs`): the number of runs a ``where`` selects; a store may offer a
+  ``count_runs(project=, where=)`` method, otherwise the matching runs are listed and counted.
+* **Groups** (:func:`group_runs`): the runs a ``where`` selects, grouped by the value of one
+  field (``params.<key>``, ``meta.<key>``, ``tags`` or a text field such as ``status``). Each
+  group carries a filter-language condition that selects exactly its runs, so a client pages
+  through a group with ``where = (<where>) and (<group where>)``. A run is in one group per tag.
+
+Bad column texts and grouping fields raise :class:`~runlane.errors.InvalidArgumentError`
+naming the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from typing import Literal as TypingLiteral
+
+import numpy as np
+import orjson
+
+from runlane.entities import RunInfo
+from runlane.errors import InvalidArgumentError, QuerySyntaxError
+from runlane.query import (
+    TOP_FIELDS,
+    Compare,
+    Contains,
+    Expr,
+    Field,
+    In,
+    IsNull,
+    Literal,
+    parse_sort,
+    to_text,
+)
+from runlane.query._values import kind_of
+from runlane.store.base import Store
+
+Aggregate = TypingLiteral["last", "min", "max"]
+AGGREGATES: tuple[Aggregate, ...] = ("last", "min", "max")
+COLUMN_KINDS = ("params", "meta", "metrics")
+COLUMN_FORMS = "params.<key>, meta.<key> or metrics.<key>[:last|:min|:max]"
+GROUP_TEXT_FIELDS = tuple(f for f in TOP_FIELDS if f not in ("created", "updated", "tags"))
+GROUP_FORMS = f"params.<key>, meta.<key>, tags or one of {', '.join(GROUP_TEXT_FIELDS)}"
+MAX_GROUPS = 500
+MAX_ID_LIST = 1000  # a group of unfilterable values lists its run ids up to this many
+_KIND_ORDER = {"num": 0, "text": 1, "bool": 2, "other": 3, "null": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One table column: ``text`` as the client wrote it, parsed into its parts."""
+
+    text: str
+    kind: str  # params | meta | metrics
+    key: str
+    aggregate: Aggregate = "last"
+
+
+def parse_columns(texts: Iterable[str]) -> list[Column]:
+    """Parse column texts; duplicates are dropped. Raises InvalidArgumentError."""
+    out: dict[str, Column] = {}
+    for text in texts:
+        if text in out:
+            continue
+        kind, dot, rest = text.partition(".")
+        if kind not in COLUMN_KINDS or not dot or not rest:
+            raise InvalidArgumentError(f"column {text!r} is not one of {COLUMN_FORMS}")
+        aggregate: Aggregate = "last"
+        if kind == "metrics":
+            key, colon, agg = rest.rpartition(":")
+            if colon:
+                if agg not in AGGREGATES:
+                    raise InvalidArgumentError(
+                        f"column {text!r}: aggregate {agg!r} is not one of {', '.join(AGGREGATES)}"
+                    )
+                aggregate = AGGREGATES[AGGREGATES.index(agg)]
+                rest = key
+            if not rest:
+                raise InvalidArgumentError(f"column {text!r} is not one of {COLUMN_FORMS}")
+        out[text] = Column(text, kind, rest, aggregate)
+    return list(out.values())
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _metric_place(key: str, fields: dict[str, set[str]]) -> tuple[str, str] | None:
+    """``(stream, field)`` of a metric key: a ``default`` field, else ``<stream>.<field>``."""
+    if key in fields.get("default", ()):
+        return "default", key
+    for stream, names in fields.items():
+        if stream != "default" and key.startswith(stream + "."):
+            field = key[len(stream) + 1 :]
+            if field in names:
+                return stream, field
+    return None
+
+
+def _aggregate(column: np.ndarray[Any, Any], how: Aggregate) -> float | None:
+    finite = column[np.isfinite(column)]
+    if finite.size == 0:
+        return None
+    if how == "min":
+        return float(finite.min())
+    if how == "max":
+        return float(finite.max())
+    return float(finite[-1])
+
+
+def column_values(store: Store, info: RunInfo, columns: Sequence[Column]) -> dict[str, Any]:
+    """``{column text: value}`` for one run; a column the run lacks is left out.
+
+    Reads the params only when a params column is asked for, and each stream holding an asked
+    metric once (only the asked fields)."""
+    out: dict[str, Any] = {}
+    if any(c.kind == "params" for c in columns):
+        params = store.read_params(info.id).data
+        for c in columns:
+            if c.kind == "params" and c.key in params:
+                out[c.text] = _finite(params[c.key])
+    for c in columns:
+        if c.kind == "meta" and c.key in info.extra:
+            out[c.text] = _finite(info.extra[c.key])
+    metrics = [c for c in columns if c.kind == "metrics"]
+    if not metrics:
+        return out
+    fields = {s.name: set(s.fields) for s in store.list_streams(info.id)}
+    wanted: dict[str, dict[str, list[Column]]] = {}
+    for c in metrics:
+        place = _metric_place(c.key, fields)
+        if place is not None:
+            wanted.setdefault(place[0], {}).setdefault(place[1], []).append(c)
+    for stream, by_field in wanted.items():
+        data = store.read_columns(info.id, stream, list(by_field))
+        for field, cols in by_field.items():
+            if field not in data:
+                continue
+            for c in cols:
+                value = _aggregate(data[field], c.aggregate)
+                if value is not None:
+                    out[c.text] = value
+    return out
+
+
+def count_runs(store: Store, project: str | None, where: str | None) -> int:
+    """How many runs ``where`` selects in ``project``."""
+    counter = getattr(store, "count_runs", None)
+    if callable(counter):
+        return int(counter(project=project, where=where))
+    return len(store.list_runs(project=project, where=where, limit=None))
+
+
+# --- groups -----------------------------------------------------------------------------------
+def group_field(by: str) -> Field:
+    """The field runs are grouped by. Raises InvalidArgumentError for anything but
+    :data:`GROUP_FORMS`."""
+    text = by.strip()
+    if text == "tags":
+        return Field("tags")
+    try:
+        keys = parse_sort(text)
+    except (QuerySyntaxError, InvalidArgumentError) as exc:
+        raise InvalidArgumentError(f"cannot group by {by!r}: use {GROUP_FORMS} ({exc})") from None
+    if len(keys) != 1 or keys[0][1] or text.startswith("+"):
+        raise InvalidArgumentError(f"cannot group by {by!r}: name one field, {GROUP_FORMS}")
+    field = keys[0][0]
+    if field.root == "metrics" or (field.key is None and field.root not in GROUP_TEXT_FIELDS):
+        raise InvalidArgumentError(f"cannot group by {by!r}: use {GROUP_FORMS}")
+    return field
+
+
+def _values_of(store: Store, info: RunInfo, field: Field) -> list[Any]:
+    """The group values of one run: its tags (``[None]`` when it has none), else one value."""
+    if field.root == "tags":
+        return list(info.tags) or [None]
+    if field.root == "params":
+        assert field.key is not None
+        return [store.read_params(info.id).data.get(field.key)]
+    if field.root == "meta":
+        assert field.key is not None
+        return [info.extra.get(field.key)]
+    return [getattr(info, field.root)]
+
+
+def _group_key(value: Any) -> tuple[str, Any]:
+    kind = kind_of(value)
+    if kind == "null":
+        return kind, None
+    if kind == "other" or (kind == "num" and isinstance(value, int) and abs(value) >= 2**63):
+        return "other", orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    if kind == "num" and isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return kind, int(value)  # 1 and 1.0 are one group, shown as 1
+    return kind, value
+
+
+def _condition(field: Field, kind: str, value: Any, ids: list[str]) -> Expr | None:
+    if kind == "null":
+        return IsNull(field)
+    if kind == "other":
+        if len(ids) > MAX_ID_LIST:
+            return None
+        return In(Field("id"), tuple(Literal(i) for i in ids))
+    if field.root == "tags":
+        return Contains(field, Literal(value))
+    return Compare(field, "=", Literal(value))
+
+
+def group_runs(
+    store: Store,
+    project: str | None,
+    where: str | None,
+    by: str,
+    limit: int = MAX_GROUPS,
+) -> dict[str, Any]:
+    """Groups of the runs ``where`` selects, by the value of ``by``, ordered by value
+    (numbers, then text, then booleans, then other JSON values, then the group of runs without
+    a value). Each group is ``{"value", "label", "count", "where"}``; ``where`` selects exactly
+    the group's runs (``null`` only for a group of more than :data:`MAX_ID_LIST` runs holding
+    list or dict values). ``truncated`` tells that groups past ``limit`` were left out."""
+    field = group_field(by)
+    counts: Counter[tuple[str, Any]] = Counter()
+    shown: dict[tuple[str, Any], Any] = {}
+    ids: dict[tuple[str, Any], list[str]] = {}
+    runs = store.list_runs(project=project, where=where, limit=None)
+    for info in runs:
+        for value in _values_of(store, info, field):
+            key = _group_key(value)
+            counts[key] += 1
+            shown.setdefault(key, value)
+            if key[0] == "other":
+                ids.setdefault(key, []).append(info.id)
+    ordered = sorted(counts, key=lambda k: (_KIND_ORDER[k[0]], "" if k[1] is None else k[1]))
+    groups = []
+    for key in ordered[:limit]:
+        condition = _condition(field, key[0], key[1], ids.get(key, []))
+        value = key[1] if key[0] in ("num", "text", "bool") else shown[key]
+        groups.append(
+            {
+                "value": None if key[0] == "null" else value,
+                "label": _label(value, key),
+                "count": counts[key],
+                "where": None if condition is None else to_text(condition),
+            }
+        )
+    return {
+        "by": str(field),
+        "total": len(runs),
+        "groups": groups,
+        "truncated": len(ordered) > limit,
+    }
+
+
+def _label(value: Any, key: tuple[str, Any]) -> str:
+    if key[0] == "null":
+        return "(none)"
+    if key[0] == "bool":
+        return "true" if value else "false"
+    if key[0] == "other":
+        return str(key[1])
+    return str(value)
+
+
+# --- keys -------------------------------------------------------------------------------------
+def column_keys(
+    store: Store, project: str | None, where: str | None, sample: int
+) -> dict[str, list[str]]:
+    """The params, meta and metric keys of the newest ``sample`` runs ``where`` selects, each
+    list ordered by how many of those runs have the key (then by name): what a column picker
+    offers."""
+    params: Counter[str] = Counter()
+    metrics: Counter[str] = Counter()
+    meta: Counter[str] = Counter()
+    for info in store.list_runs(project=project, where=where, sort="-created", limit=sample):
+        params.update(store.read_params(info.id).data.keys())
+        meta.update(info.extra.keys())
+        for stream in store.list_streams(info.id):
+            prefix = "" if stream.name == "default" else stream.name + "."
+            metrics.update(prefix + f for f in stream.fields if not f.startswith("_"))
+
+    def ordered(counter: Counter[str]) -> list[str]:
+        return sorted(counter, key=lambda k: (-counter[k], k))
+
+    return {"params": ordered(params), "metrics": ordered(metrics), "meta": ordered(meta)}
