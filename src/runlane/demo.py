@@ -7,8 +7,11 @@ with the training statistics, mini-batch gradient descent with momentum, L2 and 
 learning-rate schedule. It logs params (a nested optimizer dict included), the loss and
 learning rate per step (``run.log``), loss and accuracy per epoch to the streams ``train``
 and ``val``, a log message per epoch, events at the start and at each new best validation
-loss, the weight norm as the track ``weights/norm``, a data reference to the feature array
-and a ``model`` metadata document. Needs the ``demo`` extra (scikit-learn).
+loss, the weight norm as the track ``weights/norm``, a data reference to the feature array,
+a histogram of the weights every 5 epochs (a versioned asset: the UI's step slider), ROC and
+precision-recall curves and a confusion matrix of the validation set, the weights as a
+registered model (``breast-cancer-logreg``, alias ``best``) and a ``model`` metadata
+document. Needs the ``demo`` extra (scikit-learn).
 """
 
 from __future__ import annotations
@@ -152,6 +155,8 @@ def train(run: Run, config: DemoConfig) -> dict[str, Any]:
         run.metrics("train").log(epoch=epoch, loss=train_loss, accuracy=train_acc)
         run.metrics("val").log(epoch=epoch, loss=val_loss, accuracy=val_acc)
         run.tracks("weights/norm").append(norm=float(np.linalg.norm(w)), bias=b, epoch=epoch)
+        if epoch == 1 or epoch % 5 == 0 or epoch == config.epochs:
+            run.log_histogram("weights", w, bins=20, step=epoch)
         run.log_message(
             f"epoch {epoch}/{config.epochs}: train_loss={train_loss:.4f} "
             f"val_loss={val_loss:.4f} val_accuracy={val_acc:.4f}",
@@ -162,6 +167,7 @@ def train(run: Run, config: DemoConfig) -> dict[str, Any]:
             run.log_event("best_model", metadata=best)
         elif epoch - best["epoch"] == PATIENCE:
             run.log_message(f"validation loss has not improved for {PATIENCE} epochs", "warn")
+    log_evaluation(run, w, b, data)
     run.update_metadata(
         "model",
         {
@@ -178,6 +184,34 @@ def train(run: Run, config: DemoConfig) -> dict[str, Any]:
         f"at epoch {best['epoch']}"
     )
     return best
+
+
+def log_evaluation(run: Run, w: Array, b: float, data: Split) -> None:
+    """Validation curves, the confusion matrix, and the final weights as a model."""
+    import tempfile
+
+    scores = _sigmoid(data.x_val @ w + b)
+    run.log_roc_curve_from_scores("val_roc", data.y_val, scores)
+    run.log_pr_curve_from_scores("val_pr", data.y_val, scores)
+    predicted = scores >= 0.5
+    actual = data.y_val.astype(bool)
+    counts = [
+        [int(np.sum(~actual & ~predicted)), int(np.sum(~actual & predicted))],
+        [int(np.sum(actual & ~predicted)), int(np.sum(actual & predicted))],
+    ]
+    run.log_confusion_matrix(
+        "val_confusion", ["benign", "malignant"], ["benign", "malignant"], counts
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "weights.npz")
+        np.savez(path, w=w, b=np.array([b]))
+        run.log_model(
+            path,
+            name="breast-cancer-logreg",
+            framework="numpy",
+            summary={"features": len(w), "val_rows": len(data.y_val)},
+            aliases=["best"],
+        )
 
 
 def run_demo(

@@ -681,9 +681,17 @@ def _check_demo_run(view: runlane.RunView, epochs: int) -> None:
     assert "best_model" in events
     assert len(view.tracks("weights/norm").read()) == epochs
     assert [(r.name, r.kind, r.is_input) for r in view.lineage()] == [
-        ("breast_cancer", "data", True)
+        ("breast_cancer", "data", True),
+        ("breast-cancer-logreg", "model", False),
     ]
     assert any(r.message.startswith(f"epoch {epochs}/{epochs}:") for r in view.logs())
+    # assets for the UI: a weights histogram per checkpointed epoch, curves, a model
+    assert [a.step for a in view.assets("weights")] == sorted({1, *range(5, epochs, 5), epochs})
+    assert {a.kind for n in ("val_roc", "val_pr") for a in view.assets(n)} == {"curve"}
+    (matrix,) = view.assets("val_confusion")
+    assert matrix.kind == "confusion"
+    model = runlane.models(f"{view.info.owner}/{view.info.project}", dir=view.store.root)
+    assert model.version("breast-cancer-logreg", "best").framework == "numpy"
 
 
 def test_demo_command(capsys: pytest.CaptureFixture[str], root: Path) -> None:
