@@ -15,8 +15,10 @@ remote HTTP store) implements it and passes ``tests/contract``. Contracts:
   :meth:`Store.sync` makes it durable against power loss (fsync).
 * **Failures.** Driver errors are raised as :class:`~runlane.errors.StoreError` with the
   cause chained; a failed ``write`` applied nothing or a prefix of whole records, never half a
-  record. Unknown runs or streams raise :class:`~runlane.errors.NotFoundError`, except
-  reads of a never-logged stream, which return empty results.
+  record, and removes what it applied from ``batch`` before raising: the writer retries that
+  same batch, so every record lands exactly once. Unknown runs or streams raise
+  :class:`~runlane.errors.NotFoundError`, except reads of a never-logged stream, which
+  return empty results.
 * **Reads** see every completed ``write``. Torn records left by a crashed writer are skipped.
 """
 

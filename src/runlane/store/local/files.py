@@ -41,11 +41,26 @@ def loads(raw: bytes | str) -> Any:
 
 
 def dumps_line(obj: Any) -> bytes:
-    """One JSON line; falls back to the stdlib (NaN tokens) only when orjson would lose data."""
+    """One JSON line; falls back to the stdlib (NaN tokens) only when orjson would lose data:
+    a NaN or ±inf at any depth (orjson writes null) or an int past 64 bits (orjson refuses)."""
+    if has_nonfinite_deep(obj):
+        return dumps_line_nan(obj)
     try:
         return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
     except TypeError:
         return (json.dumps(obj, separators=(",", ":"), allow_nan=True) + "\n").encode()
+
+
+def has_nonfinite_deep(obj: Any) -> bool:
+    """Whether a float NaN or ±inf sits anywhere in ``obj`` (dicts, lists, tuples)."""
+    kind = type(obj)
+    if kind is float:
+        return bool(obj - obj != 0.0)  # NaN - NaN and inf - inf are NaN
+    if kind is dict:
+        return any(has_nonfinite_deep(v) for v in obj.values())
+    if kind is list or kind is tuple:
+        return any(has_nonfinite_deep(v) for v in obj)
+    return False
 
 
 def dumps_line_nan(obj: Any) -> bytes:
@@ -70,7 +85,10 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
 
 
 def write_json(path: Path, obj: Any, *, durable: bool = False) -> None:
+    """Replace ``path`` with ``obj`` as JSON; NaN/±inf are kept as JSON's NaN tokens."""
     try:
+        if has_nonfinite_deep(obj):
+            raise TypeError("orjson would write NaN/inf as null")
         data = orjson.dumps(obj, option=orjson.OPT_INDENT_2)
     except TypeError:
         data = json.dumps(obj, indent=2, allow_nan=True).encode()
@@ -171,27 +189,32 @@ class AppendLog:
         """Append what ``build(first_number)`` returns (``(bytes, record_count)``).
 
         ``update_state(state, first, count, recovered)`` may add keys to the state before it
-        is saved. Returns ``(first, count)``. Raises StoreError on I/O failure, after which
-        the file holds either none or a prefix of whole lines of this append.
+        is saved. Returns ``(first, count)``. All or nothing: when writing the lines, updating
+        or saving the state fails (a full disk), the file is cut back to its size before the
+        append and StoreError is raised naming the file, so a retry never doubles a line.
         """
         self.data_path.parent.mkdir(parents=True, exist_ok=True)
         with locked(self.lock_path):
             state, recovered = self._recover(self.read_state())
             first = int(state.get(self.next_key, 0) or 0)
+            start = int(state.get(self.bytes_key, 0) or 0)
             data, count = build(first)
-            if count:
-                try:
+            try:
+                if count:
                     with open(self.data_path, "ab") as fh:
                         fh.write(data)
-                except OSError as exc:
-                    self._recover(state)  # drop a torn tail we may have left
-                    raise StoreError(
-                        f"could not append to {self.data_path}: {exc.strerror or exc}"
-                    ) from exc
-                state[self.next_key] = first + count
-                state[self.bytes_key] = int(state.get(self.bytes_key, 0) or 0) + len(data)
-            if update_state is not None:
-                update_state(state, first, count, recovered)
-            if count or recovered or update_state is not None:
-                write_json(self.state_path, state)
+                    state[self.next_key] = first + count
+                    state[self.bytes_key] = start + len(data)
+                if update_state is not None:
+                    update_state(state, first, count, recovered)
+                if count or recovered or update_state is not None:
+                    write_json(self.state_path, state)
+            except BaseException as exc:
+                if count:
+                    with contextlib.suppress(OSError):
+                        os.truncate(self.data_path, start)
+                if isinstance(exc, OSError):
+                    where = exc.filename or self.data_path
+                    raise StoreError(f"could not append to {where}: {exc.strerror or exc}") from exc
+                raise
             return first, count

@@ -138,6 +138,9 @@ def _update_cache(
     if not rows:
         return
     files: dict[str, str] = meta.setdefault("files", {})
+    if not all((cache / name).exists() for name in files.values()):  # a file went missing
+        _rebuild_cache(stream_dir, total)
+        return
     mixed: list[str] = meta.setdefault("mixed", [])
     n = len(rows)
     uniform = _uniform_columns(rows)
@@ -154,7 +157,9 @@ def _update_cache(
             column, clean = (np.full(n, np.nan) if found is None else found), True
         if not clean and field not in mixed:
             mixed.append(field)
-        with open(cache / filename, "ab") as fh:
+        with open(cache / filename, "r+b") as fh:
+            fh.seek(first * F8)  # over what a failed append may have left past the last row
+            fh.truncate()
             fh.write(column.tobytes())
     meta["rows"] = first + n
     write_json(meta_path, meta)

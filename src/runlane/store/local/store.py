@@ -41,7 +41,7 @@ from runlane.entities import (
     StreamInfo,
 )
 from runlane.errors import NotFoundError, StoreError
-from runlane.names import check_name
+from runlane.names import check_name, check_path
 from runlane.store import documents as docs
 from runlane.store.columns import stats_of
 from runlane.store.local import metrics as streams
@@ -176,11 +176,11 @@ class LocalStore:
         )
 
     def resolve_run(self, ref: str) -> str:
-        candidate = Path(ref).expanduser()
-        if (candidate / "experiment.json").exists():
+        candidate = self._run_folder(ref)
+        if candidate is not None:
             doc = read_json(candidate / "experiment.json", {}) or {}
             if "id" in doc:
-                self._paths[str(doc["id"])] = candidate.resolve()
+                self._paths[str(doc["id"])] = candidate
                 return str(doc["id"])
         rows = self.catalog.execute("SELECT id FROM runs WHERE id=?", (ref,))
         if rows:
@@ -204,6 +204,18 @@ class LocalStore:
             f"no run {ref!r} in {self.root}: give a run id, an owner/project/name prefix or a "
             "run folder (run `runlane reindex` if the catalog is out of date)"
         )
+
+    def _run_folder(self, ref: str) -> Path | None:
+        """``ref`` as a run folder under this root, else None. A folder outside the root is
+        not this store's (a reference sent to a server must not reach other files), and a
+        name the OS refuses (too long, NUL) is simply not a folder."""
+        try:
+            candidate = Path(ref).expanduser().resolve()
+            if not (candidate / "experiment.json").is_file():
+                return None
+        except (OSError, ValueError, RuntimeError):
+            return None
+        return candidate if candidate.is_relative_to(self.root) else None
 
     def list_runs(
         self,
@@ -287,14 +299,32 @@ class LocalStore:
 
     # --- writes -------------------------------------------------------------------------
     def write(self, run_id: str, batch: Batch) -> None:
+        """Apply ``batch`` part by part (params, metadata, each stream, logs, ...), each part
+        all or nothing. When a part fails (a full disk), the parts already applied are
+        removed from ``batch`` before the error is raised: the writer retries that same
+        batch, and every record must land exactly once."""
+        applied: list[str] = []
+        try:
+            self._write(run_id, batch, applied)
+        except BaseException:
+            for part in applied:
+                if part.startswith("rows:"):
+                    batch.rows.pop(part[len("rows:") :], None)
+                else:
+                    setattr(batch, part, [])
+            raise
+
+    def _write(self, run_id: str, batch: Batch, applied: list[str]) -> None:
         run_dir = self._dir(run_id)
         dirty = self._dirty.setdefault(run_id, set())
         if batch.params:
             self._write_params(run_id, run_dir, batch)
             dirty.add(run_dir / "parameters.json")
+            applied.append("params")
         if batch.metadata:
             self._write_metadata(run_dir, batch)
             dirty.add(run_dir / "metadata.json")
+            applied.append("metadata")
         for info in batch.stream_info:
             stream_dir = run_dir / "metrics" / check_name(info.stream, "stream name")
             streams.set_stream_info(
@@ -305,14 +335,20 @@ class LocalStore:
                 info.metadata,
             )
             dirty.add(stream_dir / "metadata.json")
+        if batch.stream_info:
+            applied.append("stream_info")
         for stream, rows in batch.rows.items():
+            if not rows:  # a batch may name a stream with no rows (the wire allows it)
+                continue
             stream_dir = run_dir / "metrics" / stream
             streams.append_rows(stream_dir, stream, rows, stream in batch.nonfinite)
             dirty.add(stream_dir / "data.jsonl")
             dirty.add(stream_dir / "metadata.json")
+            applied.append(f"rows:{stream}")
         if batch.logs:
             self._write_logs(run_dir, batch.logs)
             dirty.add(run_dir / "logs" / "logs.jsonl")
+            applied.append("logs")
         if batch.events:
             self._append_simple(
                 run_dir / "events",
@@ -328,13 +364,16 @@ class LocalStore:
                 ],
             )
             dirty.add(run_dir / "events" / "events.jsonl")
+            applied.append("events")
         if batch.tracks:
             self._write_tracks(run_dir, batch, dirty)
+            applied.append("tracks")
         if batch.lineage:
             self._append_simple(
                 run_dir, "lineage.jsonl", [docs.lineage_to_doc(r) for r in batch.lineage]
             )
             dirty.add(run_dir / "lineage.jsonl")
+            applied.append("lineage")
         if batch.patches:
             self._write_patches(run_id, run_dir, batch.patches)
             dirty.add(run_dir / "experiment.json")
@@ -599,6 +638,7 @@ class LocalStore:
     def read_track(
         self, run_id: str, topic: str, start: float | None = None, end: float | None = None
     ) -> list[dict[str, Any]]:
+        check_path(topic, "track topic")  # ".." would reach the run folder itself
         path = self._dir(run_id) / "tracks" / topic_dir_name(topic) / "data.jsonl"
         rows = [
             {k: decode_value(v) for k, v in row.items()}

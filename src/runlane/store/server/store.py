@@ -10,7 +10,9 @@ processes may share them. Contracts beyond :mod:`runlane.store.base`:
   chunks (see :mod:`runlane.store.server.streams`) — inline after the write, or by a
   background thread (``background_compaction=True``), and readers merge hot and cold.
 * ``sync`` is a no-op beyond ``write``: a commit is as durable as the database is configured.
-* Driver errors raise :class:`~runlane.errors.StoreError` with the cause chained.
+* Driver errors raise :class:`~runlane.errors.StoreError` with the cause chained; data the
+  database refuses (a NUL character in text, a number out of range) raises
+  :class:`~runlane.errors.InvalidValueError`, which the server answers with a 400.
 * Artifact records (run manifests, versioned artifacts, the model registry) live as small
   JSON documents under ``files_root`` (:attr:`ServerStore.root`, the folder
   :mod:`runlane.artifacts.home` lays projects out in); replicas must share that folder (one
@@ -43,7 +45,7 @@ from runlane.entities import (
     RunSpec,
     StreamInfo,
 )
-from runlane.errors import NotFoundError, RunlaneError, StoreError
+from runlane.errors import InvalidValueError, NotFoundError, RunlaneError, StoreError
 from runlane.names import check_name
 from runlane.store import documents as docs
 from runlane.store.columns import field_names
@@ -123,6 +125,11 @@ class ServerStore:
                 yield conn
         except RunlaneError:
             raise
+        except psycopg.DataError as exc:  # the request's data, not the store: retrying is futile
+            raise InvalidValueError(
+                f"PostgreSQL store {self._label} cannot hold a value of this request (it keeps "
+                f"no NUL character in text, and numbers within its ranges): {exc}"
+            ) from exc
         except (psycopg.Error, OSError) as exc:
             raise StoreError(f"PostgreSQL store {self._label} failed: {exc}") from exc
         except Exception as exc:
@@ -143,7 +150,7 @@ class ServerStore:
             yield conn
 
     def _require(self, conn: Conn, run_id: str, *, lock: bool = False) -> None:
-        sql = "SELECT 1 FROM runs WHERE id = %s" + (" FOR KEY SHARE" if lock else "")
+        sql = "SELECT 1 FROM runs WHERE id = %s" + (" FOR NO KEY UPDATE" if lock else "")
         if conn.execute(sql.encode(), (run_id,)).fetchone() is None:
             raise NotFoundError(f"run {run_id!r} not found in {self._label}")
 
@@ -286,6 +293,10 @@ class ServerStore:
     def _apply(
         self, conn: Conn, run_id: str, batch: Batch, touched: list[streams.StreamState]
     ) -> None:
+        # Lock order: the run's row first (the log counter update, or FOR NO KEY UPDATE),
+        # then stream counters, then the run's row again (metrics, params, patches). Taking
+        # the row lock first serializes a run's batches, so two of them never hold a stream
+        # counter each while waiting for the row (a deadlock PostgreSQL would abort).
         if batch.logs:
             row = conn.execute(
                 "UPDATE runs SET log_next = log_next + %s WHERE id = %s RETURNING log_next",
@@ -389,7 +400,7 @@ class ServerStore:
                 )
         if batch.patches:
             row = conn.execute(
-                "SELECT doc FROM runs WHERE id = %s FOR UPDATE", (run_id,)
+                "SELECT doc FROM runs WHERE id = %s FOR NO KEY UPDATE", (run_id,)
             ).fetchone()
             assert row is not None
             doc: dict[str, Any] = row[0]
