@@ -4,7 +4,10 @@ Environment variables: ``RUNLANE_DIR`` (local root, default ``./runlane-data``),
 ``RUNLANE_STORE`` (a store URI; overrides ``RUNLANE_DIR``), ``RUNLANE_OWNER``,
 ``RUNLANE_PROJECT``, ``RUNLANE_MODE`` (``disabled`` makes every call a no-op),
 ``RUNLANE_CAPTURE`` (comma list of ``git,env,stdio,system`` to keep; ``none`` for none),
-``RUNLANE_SYSTEM_INTERVAL`` (seconds), ``RUNLANE_FLUSH_INTERVAL`` (seconds, ≤ 1).
+``RUNLANE_SYSTEM_INTERVAL`` (seconds), ``RUNLANE_FLUSH_INTERVAL`` (seconds, ≤ 1),
+``RUNLANE_HEARTBEAT_INTERVAL`` (seconds between a live run's heartbeats, default 5) and
+``RUNLANE_HEARTBEAT_STALE_AFTER`` (seconds without a heartbeat after which readers show a
+running run as crashed, default 30; keep it several heartbeat intervals long).
 """
 
 from __future__ import annotations
@@ -14,6 +17,21 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_DIR = "runlane-data"
+
+
+def seconds_from_env(name: str, default: float, low: float, high: float) -> float:
+    """The number of seconds in the environment variable ``name`` (``default`` when unset).
+    Raises ValueError naming the variable, its value and the range ``[low, high]``."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        raise ValueError(f"{name}={raw!r} must be a number of seconds in [{low:g}, {high:g}]")
+    return value
 
 
 def default_root() -> str:

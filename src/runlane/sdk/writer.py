@@ -34,6 +34,7 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from runlane import settings
 from runlane.entities import Batch
 from runlane.errors import WriteFailedError
 from runlane.timeutil import now
@@ -48,7 +49,8 @@ SOFT_LIMIT = 20_000
 HARD_LIMIT = 200_000
 MAX_ATTEMPTS = 5
 RETRY_WAIT = 2.0
-HEARTBEAT_EVERY = 5.0
+#: Seconds between a live run's heartbeats (``RUNLANE_HEARTBEAT_INTERVAL``, default 5).
+HEARTBEAT_EVERY = settings.seconds_from_env("RUNLANE_HEARTBEAT_INTERVAL", 5.0, 0.05, 3_600.0)
 
 
 class Sink:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from runlane import settings
 from runlane.entities import (
     STATUS_ALIASES,
     LineageRecord,
@@ -28,8 +29,11 @@ from runlane.entities import (
 from runlane.errors import InvalidArgumentError
 from runlane.timeutil import iso, parse_iso
 
-#: A run marked running whose heartbeat is older than this reads as crashed.
-HEARTBEAT_STALE_AFTER = 30.0
+#: A run marked running whose heartbeat is older than this reads as crashed
+#: (``RUNLANE_HEARTBEAT_STALE_AFTER``, default 30 s).
+HEARTBEAT_STALE_AFTER = settings.seconds_from_env(
+    "RUNLANE_HEARTBEAT_STALE_AFTER", 30.0, 1.0, 86_400.0
+)
 HOSTNAME = socket.gethostname()
 
 
