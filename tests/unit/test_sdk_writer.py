@@ -13,7 +13,7 @@ import pytest
 
 import runlane
 from runlane.entities import Batch
-from runlane.errors import StoreError, WriteFailedError
+from runlane.errors import InvalidValueError, StoreError, WriteFailedError
 from runlane.sdk import writer as writer_mod
 from runlane.sdk.run import Run
 from runlane.store.local import LocalStore
@@ -269,3 +269,67 @@ def test_failures_of_one_run_do_not_touch_another(new_run: NewRun) -> None:
     assert runlane.open(healthy.id).history()[0]["i"] == 1
     with pytest.raises(WriteFailedError):
         broken.finish()
+
+
+def test_a_long_passing_failure_loses_nothing(new_run: NewRun) -> None:
+    """A store down for many more drains than MAX_ATTEMPTS (a full disk for seconds) keeps
+    every batch while the run's waiting records stay under RETRY_BUDGET."""
+    store = FlakyStore(failures=0)
+    run = new_run(store=store)
+    run.flush()
+    store.failures = -1
+    writer = writer_mod.get_writer()
+    for i in range(300):
+        run.log({"i": i})
+        if i % 10 == 9:
+            writer.drain()  # one failed attempt per drain
+    for _ in range(3 * writer_mod.MAX_ATTEMPTS):
+        writer.drain()
+    assert store.failed > 3 * writer_mod.MAX_ATTEMPTS
+    store.failures = store.failed  # the disk has room again
+    run.finish()  # nothing was given up: no error
+    assert _values(runlane.open(run.id, store=store)) == list(range(300))
+
+
+def test_batches_over_the_retry_budget_are_given_up_oldest_first(
+    new_run: NewRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_mod, "RETRY_BUDGET", 25)
+    store = FlakyStore(failures=0)
+    run = new_run(store=store)
+    run.flush()
+    store.failures = -1
+    writer = writer_mod.get_writer()
+    for i in range(60):  # 6 batches of 10 records: over the budget of 25
+        run.log({"i": i})
+        if i % 10 == 9:
+            writer.drain()
+    for _ in range(3 * writer_mod.MAX_ATTEMPTS):
+        writer.drain()
+    store.failures = store.failed
+    with pytest.raises(WriteFailedError, match="could not be written and were dropped"):
+        run.flush()
+    assert _values(runlane.open(run.id, store=store)) == list(range(40, 60))  # 20 ≤ 25 kept
+
+
+class RefusingStore(MemoryStore):
+    """Refuses every batch with metric rows as invalid: retrying cannot help."""
+
+    def __init__(self) -> None:
+        super().__init__("memory://refusing")
+        self.refused = 0
+
+    def write(self, run_id: str, batch: Batch) -> None:
+        if batch.rows:
+            self.refused += 1
+            raise InvalidValueError("value 'x' is refused")
+        super().write(run_id, batch)
+
+
+def test_a_refused_batch_is_given_up_after_max_attempts(new_run: NewRun) -> None:
+    store = RefusingStore()
+    run = new_run(store=store)
+    run.log({"i": 0})
+    with pytest.raises(WriteFailedError, match="dropped"):
+        run.flush()
+    assert store.refused == writer_mod.MAX_ATTEMPTS

@@ -12,11 +12,15 @@ run and hands it to that run's store. Contracts:
 * **Flush.** :meth:`Writer.flush` drains on the caller's thread and returns when every item
   queued before the call has been handed to its store; then it raises the sink's first
   background error, if any, as :class:`~runlane.errors.WriteFailedError`.
-* **Failures** of a store are kept per run; the batch is retried on the next drains
-  (``MAX_ATTEMPTS``), then counted as lost and reported at ``flush``/``finish``. They never
-  raise on the training loop. ``flush``/``finish`` first keep retrying, with short pauses, for
-  up to ``RETRY_WAIT`` seconds, so a store that recovers raises nothing; ``finish`` counts what
-  is still unwritten after that as lost.
+* **Failures** of a store are kept per run and the batch is retried on the next drains. A
+  batch the store refuses (an invalid value, an unknown run) is given up after
+  ``MAX_ATTEMPTS``; one that failed for a passing reason (a full disk, an unreachable
+  database) is kept and retried as long as the run's waiting records stay under
+  ``RETRY_BUDGET`` (then its oldest batch is given up). Given-up batches are counted as lost
+  and reported at ``flush``/``finish``. Failures never raise on the training loop.
+  ``flush``/``finish`` first keep retrying, with short pauses, for up to ``RETRY_WAIT``
+  seconds, so a store that recovers raises nothing; ``finish`` counts what is still
+  unwritten after that as lost.
 * **Fork.** ``fork`` waits for a drain in flight, so no store lock is inherited held. In a
   forked child the queue is emptied (the parent writes its own items), the locks are new,
   and a new thread is started; runs inherited from the parent keep logging.
@@ -36,7 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from runlane import settings
 from runlane.entities import Batch
-from runlane.errors import WriteFailedError
+from runlane.errors import (
+    InvalidArgumentError,
+    InvalidNameError,
+    InvalidValueError,
+    NotFoundError,
+    WriteFailedError,
+)
 from runlane.timeutil import now
 
 if TYPE_CHECKING:
@@ -48,6 +58,8 @@ METRIC, LOG, EVENT, TRACK, PARAMS, META, LINEAGE, PATCH, STREAM = range(9)
 SOFT_LIMIT = 20_000
 HARD_LIMIT = 200_000
 MAX_ATTEMPTS = 5
+#: Records a run may hold in failed batches waiting for a passing failure to end.
+RETRY_BUDGET = HARD_LIMIT
 RETRY_WAIT = 2.0
 #: Seconds between a live run's heartbeats (``RUNLANE_HEARTBEAT_INTERVAL``, default 5).
 HEARTBEAT_EVERY = settings.seconds_from_env("RUNLANE_HEARTBEAT_INTERVAL", 5.0, 0.05, 3_600.0)
@@ -232,7 +244,10 @@ class Writer:
                 sink.store.write(sink.run_id, batch)
             except Exception as exc:
                 sink.errors.append(exc)
-                if attempt + 1 >= MAX_ATTEMPTS:
+                give_up = attempt + 1 >= MAX_ATTEMPTS and (
+                    isinstance(exc, REFUSALS) or waiting_records(waiting) > RETRY_BUDGET
+                )
+                if give_up:
                     sink.lost += 1
                     rest = waiting[index + 1 :]
                 else:
@@ -268,6 +283,26 @@ class Writer:
         self._thread = None
         if len(self._sinks):
             self.ensure_started()
+
+
+#: Errors that name something wrong with the batch itself: retrying cannot help.
+REFUSALS = (InvalidArgumentError, InvalidNameError, InvalidValueError, NotFoundError)
+
+
+def waiting_records(waiting: list[tuple[Batch, int]]) -> int:
+    """How many records the failed batches ``waiting`` hold."""
+    return sum(
+        len(b.params)
+        + len(b.metadata)
+        + len(b.stream_info)
+        + sum(len(rows) for rows in b.rows.values())
+        + len(b.logs)
+        + len(b.events)
+        + len(b.tracks)
+        + len(b.lineage)
+        + len(b.patches)
+        for b, _ in waiting
+    )
 
 
 _writer: Writer | None = None
