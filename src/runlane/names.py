@@ -26,8 +26,9 @@ def check_name(value: object, what: str = "name") -> str:
     """Return ``value`` if it is a valid single-segment name, else raise InvalidNameError.
 
     A name is 1..128 characters of letters, digits and ``_ - . + @ = : space``, does not start
-    with a separator, is not ``.`` or ``..`` and contains no ``..``, no slash and no control
-    character. Results are cached: checking a name already seen costs a dict lookup.
+    with a separator, is not ``.`` or ``..`` and contains no ``..``, no slash, no control
+    character and no lone surrogate. Results are cached: checking a name already seen costs
+    a dict lookup.
     """
     if not isinstance(value, str):
         raise InvalidNameError(f"{what} {value!r} must be a string, not {type(value).__name__}")
@@ -38,8 +39,10 @@ def check_name(value: object, what: str = "name") -> str:
             f"{what} {value[:40]!r}... is {len(value)} characters long; "
             f"the limit is {MAX_NAME_LENGTH}"
         )
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidNameError(f"{what} {value!r} may not contain control characters")
+    if _unprintable(value):
+        raise InvalidNameError(
+            f"{what} {value!r} may not contain control characters or lone surrogates"
+        )
     if "/" in value or "\\" in value:
         raise InvalidNameError(f"{what} {value!r} may not contain '/' or '\\'")
     if ".." in value:
@@ -79,7 +82,7 @@ def check_key(value: object, what: str = "key") -> str:
     """Return a metric field, param or metadata key: 1..256 printable characters.
 
     Keys are stored inside JSON documents, not used as paths, so slashes and dots are allowed;
-    empty keys, non-strings and control characters are refused.
+    empty keys, non-strings, control characters and lone surrogates are refused.
     """
     if not isinstance(value, str):
         raise InvalidNameError(f"{what} {value!r} must be a string, not {type(value).__name__}")
@@ -87,9 +90,17 @@ def check_key(value: object, what: str = "key") -> str:
         raise InvalidNameError(f"{what} may not be empty")
     if len(value) > 256:
         raise InvalidNameError(f"{what} {value[:40]!r}... is longer than 256 characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidNameError(f"{what} {value!r} may not contain control characters")
+    if _unprintable(value):
+        raise InvalidNameError(
+            f"{what} {value!r} may not contain control characters or lone surrogates"
+        )
     return value
+
+
+def _unprintable(value: str) -> bool:
+    """Whether ``value`` holds a control character or a lone surrogate (not UTF-8 text:
+    no file, SQLite or PostgreSQL can store it)."""
+    return any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value)
 
 
 def slugify(value: str) -> str:

@@ -9,6 +9,9 @@ import time
 from datetime import UTC, datetime
 
 now = time.time
+#: The epoch seconds ISO-8601 files can hold (years 1 to 9999): the SDK and the server's
+#: wire decoding refuse timestamps outside this range, and NaN/±inf.
+MIN_TIMESTAMP, MAX_TIMESTAMP = -62135596800.0, 253402300799.0
 
 
 def iso(ts: float | None = None) -> str:

@@ -2,6 +2,7 @@
 
 Metric fields and params accept int, float (NaN and ±inf are kept), bool, str, bytes, None,
 numpy scalars and 0-d arrays. Params also accept lists/tuples of those (kept as lists).
+Text must be valid Unicode: a string holding a lone surrogate is refused.
 Anything else raises :class:`~runlane.errors.InvalidValueError` naming the key, at the call
 site, before anything is queued. Bytes are stored as ``{"$b64": "..."}`` and decoded on read.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +22,9 @@ from runlane.names import check_key
 Scalar = int | float | bool | str | None
 BYTES_TAG = "$b64"
 _PLAIN = frozenset({int, float, bool, str})
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: How deeply params, metadata and log/event metadata documents may nest.
+MAX_DEPTH = 64
 
 
 def encode_bytes(value: bytes | bytearray | memoryview) -> dict[str, str]:
@@ -28,9 +33,28 @@ def encode_bytes(value: bytes | bytearray | memoryview) -> dict[str, str]:
 
 
 def decode_value(value: Any) -> Any:
-    """Undo :func:`encode_bytes` on a value read back from a store; other values pass."""
-    if type(value) is dict and len(value) == 1 and BYTES_TAG in value:
-        return base64.b64decode(value[BYTES_TAG])
+    """Undo :func:`encode_bytes` on a value read back from a store; other values pass (a
+    ``{"$b64": ...}`` that is not base64 text too: a user's document, not a tag)."""
+    if type(value) is dict and len(value) == 1 and type(value.get(BYTES_TAG)) is str:
+        try:
+            return base64.b64decode(value[BYTES_TAG], validate=True)
+        except ValueError:
+            return value
+    return value
+
+
+def decode_document(value: Any) -> Any:
+    """Undo :func:`encode_bytes` at any depth of a document read back (params, metadata,
+    log and event metadata); returns ``value`` itself when it holds no bytes tag."""
+    kind = type(value)
+    if kind is dict:
+        if len(value) == 1 and BYTES_TAG in value:
+            decoded = decode_value(value)
+            if decoded is not value:
+                return decoded
+        return {k: decode_document(v) for k, v in value.items()}
+    if kind is list:
+        return [decode_document(v) for v in value]
     return value
 
 
@@ -51,7 +75,7 @@ def coerce_scalar(key: str, value: object) -> Any:
             return int(value)
         if isinstance(value, float):
             return float(value)
-        return str(value)
+        return check_text(str(value), f"value for {key!r}")
     item = getattr(value, "item", None)
     shape = getattr(value, "shape", None)
     if callable(item) and (shape is None or shape == ()):
@@ -61,6 +85,8 @@ def coerce_scalar(key: str, value: object) -> Any:
             raise InvalidValueError(
                 f"value for {key!r} ({type(value).__name__}) could not be converted: {exc}"
             ) from exc
+        if type(plain) is str:
+            return check_text(plain, f"value for {key!r}")
         if type(plain) in _PLAIN or plain is None:
             return plain
         if isinstance(plain, complex | bytes):
@@ -79,14 +105,37 @@ def has_nonfinite(row: Mapping[str, Any]) -> bool:
     return any(type(v) is float and not math.isfinite(v) for v in row.values())
 
 
-def coerce_param(key: str, value: object) -> Any:
-    """Return a storable param value: a scalar, or a list of storable values."""
+def check_text(value: str, what: str) -> str:
+    """Return ``value`` if it is valid Unicode text; InvalidValueError naming ``what`` when it
+    holds a lone surrogate (no UTF-8 file, SQLite or PostgreSQL can store one)."""
+    if not value.isascii():
+        found = _SURROGATE.search(value)
+        if found is not None:
+            raise InvalidValueError(
+                f"{what} {value[:40]!r} holds a lone surrogate at position {found.start()}; "
+                "text must be valid Unicode (log binary data as bytes)"
+            )
+    return value
+
+
+def coerce_param(key: str, value: object, _depth: int = 0) -> Any:
+    """Return a storable param value: a scalar, or a list/dict of storable values, nested at
+    most MAX_DEPTH levels."""
+    if _depth > MAX_DEPTH:
+        raise InvalidValueError(
+            f"value for {key[:60]!r}... is nested more than {MAX_DEPTH} levels deep"
+        )
     if isinstance(value, list | tuple):
-        return [coerce_param(f"{key}[{i}]", v) for i, v in enumerate(value)]
+        return [coerce_param(f"{key}[{i}]", v, _depth + 1) for i, v in enumerate(value)]
     if isinstance(value, Mapping):
-        return {str(k): coerce_param(f"{key}.{k}", v) for k, v in value.items()}
+        return {
+            check_text(str(k), "key"): coerce_param(f"{key}.{k}", v, _depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, set | frozenset):
-        return sorted((coerce_param(key, v) for v in value), key=repr)
+        return sorted((coerce_param(key, v, _depth + 1) for v in value), key=repr)
+    if type(value) is str:
+        return check_text(value, f"value for {key!r}")
     if type(value) in _PLAIN or value is None:
         return value
     try:

@@ -56,7 +56,8 @@ def clean_rel_path(rel_path: object, what: str = "rel_path") -> str | None:
     parts = [p for p in rel_path.replace("\\", "/").split("/") if p not in ("", ".")]
     if not parts:
         return None
-    return check_path("/".join(parts), what)
+    clean = "/".join(parts)
+    return check_path(clean, what if clean == rel_path else f"{what} {rel_path!r}, read as")
 
 
 def safe_join(base: Path, rel: str, what: str = "path") -> Path:

@@ -225,12 +225,22 @@ def open(
     """Open a past (or running) run read-only by id, id prefix, ``owner/project/name`` or
     run folder path."""
     text = os.fspath(ref)
-    path = Path(text).expanduser()
-    if dir is None and store is None and (path / "experiment.json").is_file():
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~user" of no known user: not a folder, maybe a run name
+        path = Path(text)
+    if dir is None and store is None and _is_run_folder(path):
         target = open_store(_root_of(path.resolve()))
     else:
         target = _resolve_store(dir, store)
     return RunView(target, target.resolve_run(text))
+
+
+def _is_run_folder(path: Path) -> bool:
+    try:
+        return (path / "experiment.json").is_file()
+    except (OSError, ValueError):  # a name the OS refuses (too long, NUL) is no folder
+        return False
 
 
 def _root_of(run_dir: Path) -> Path:

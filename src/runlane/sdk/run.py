@@ -33,7 +33,9 @@ from runlane.names import check_key, check_name, check_path
 from runlane.sdk import writer as w
 from runlane.sdk.view import DEFAULT_STREAM, ParamsView, RunView, StreamView, TrackView
 from runlane.store.documents import normalize_status
+from runlane.timeutil import MAX_TIMESTAMP, MIN_TIMESTAMP
 from runlane.values import (
+    check_text,
     coerce_param,
     coerce_scalar,
     flatten,
@@ -76,7 +78,10 @@ def coerce_row(data: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
             if kind is float:
                 if value - value != 0.0:
                     nonfinite = True
-            elif kind is not int and kind is not str and kind is not bool:
+            elif kind is str:
+                if not value.isascii():  # the slow path checks it is valid Unicode
+                    break
+            elif kind is not int and kind is not bool:
                 break
         else:
             return row, nonfinite
@@ -94,7 +99,9 @@ def _coerce_row_slow(data: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         if kind is float:
             if value - value != 0.0:
                 nonfinite = True
-        elif kind is not int and kind is not str and kind is not bool:
+        elif kind is str:
+            check_text(value, f"value for {key!r}")
+        elif kind is not int and kind is not bool:
             value = coerce_scalar(key, value)
             if type(value) is float and value - value != 0.0:
                 nonfinite = True
@@ -112,20 +119,31 @@ def normalize_level(level: object) -> str:
     return text
 
 
+#: Steps are signed 64-bit ints: what JSON readers, numpy columns and the server keep exactly.
+MAX_STEP = 2**63 - 1
+
+
 def _check_step(step: object) -> int:
     if isinstance(step, bool) or not isinstance(step, int):
         item = getattr(step, "item", None)
         if callable(item) and isinstance(item(), int) and not isinstance(item(), bool):
-            return int(item())
+            return _check_step(int(item()))
         raise InvalidArgumentError(f"step {step!r} must be an int ≥ 0, not {type(step).__name__}")
-    if step < 0:
-        raise InvalidArgumentError(f"step {step!r} must be ≥ 0")
+    if not 0 <= step <= MAX_STEP:
+        raise InvalidArgumentError(f"step {step!r} must be between 0 and {MAX_STEP} (2**63 - 1)")
     return step
 
 
 def _check_timestamp(value: object) -> float:
+    """Epoch seconds as a float; InvalidArgumentError for non-numbers, NaN, ±inf and values
+    outside years 1..9999 (no file format or reader could hold them)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidArgumentError(f"timestamp {value!r} must be epoch seconds (int or float)")
+    if not MIN_TIMESTAMP <= value <= MAX_TIMESTAMP:  # False for NaN too
+        raise InvalidArgumentError(
+            f"timestamp {value!r} must be finite epoch seconds between {MIN_TIMESTAMP:.0f} "
+            f"and {MAX_TIMESTAMP:.0f} (years 1 to 9999)"
+        )
     return float(value)
 
 
@@ -216,7 +234,7 @@ class Run(ArtifactWrites, RunView):
             self._buffer.update(row)
             self._buffer_nonfinite = self._buffer_nonfinite or nonfinite
             return
-        if step is not None and (type(step) is not int or step < 0):
+        if step is not None and (type(step) is not int or not 0 <= step <= MAX_STEP):
             step = _check_step(step)  # validated before the buffer or the counter is touched
         if x_axis is not None:
             check_key(x_axis, "x_axis")
@@ -236,7 +254,7 @@ class Run(ArtifactWrites, RunView):
             row["_x"] = x_axis
         src = source if source is not None else self.source
         if src is not None:
-            row["_source"] = str(src)
+            row["_source"] = check_text(str(src), "source")
         self._queue.append((w.METRIC, self._sink, DEFAULT_STREAM, row, nonfinite))
         if len(self._queue) >= w.SOFT_LIMIT:
             self._writer.kick()
@@ -285,7 +303,7 @@ class Run(ArtifactWrites, RunView):
         row["_ts"] = self._resolve_ts(ts)
         src = source if source is not None else self.source
         if src is not None:
-            row["_source"] = str(src)
+            row["_source"] = check_text(str(src), "source")
         self._queue.append((w.METRIC, self._sink, stream, row, nonfinite))
         if len(self._queue) >= w.SOFT_LIMIT:
             self._writer.kick()
@@ -339,9 +357,12 @@ class Run(ArtifactWrites, RunView):
                 meta[check_key(key, "log metadata key")] = coerce_param(key, value)
         ts = _time() if timestamp is None else _check_timestamp(timestamp)
         src = source if source is not None else self.source
-        self._put(w.LOG, LogRecord(lvl, str(message), ts, meta, src))
+        text = check_text(str(message), "log message")
+        if src is not None:
+            check_text(str(src), "source")
+        self._put(w.LOG, LogRecord(lvl, text, ts, meta, src))
         if echo if echo is not None else self.echo_logs:
-            self._echo(lvl, str(message), meta)
+            self._echo(lvl, text, meta)
 
     def _echo(self, level: str, message: str, meta: dict[str, Any] | None) -> None:
         from runlane.sdk import capture_hub
@@ -382,6 +403,8 @@ class Run(ArtifactWrites, RunView):
             for k, v in (metadata or {}).items()
         }
         at = _time() if wallclock is None else _check_timestamp(wallclock)
+        if source is not None:
+            check_text(str(source), "event source")
         self._put(
             w.EVENT, Event(name, at, source if source is not None else self.source, meta or None)
         )
@@ -444,17 +467,17 @@ class Run(ArtifactWrites, RunView):
         self._patch(name=check_name(name, "run name"))
 
     def set_description(self, description: str) -> None:
-        self._patch(description=str(description))
+        self._patch(description=check_text(str(description), "description"))
 
     def add_tags(self, tags: str | Iterable[str], reset: bool = False) -> None:
         """Add tags (a comma string splits); ``reset=True`` replaces the existing ones."""
         self._patch(tags=split_tags(tags), reset_tags=reset)
 
     def set_framework(self, framework: str) -> None:
-        self._patch(framework=str(framework))
+        self._patch(framework=check_text(str(framework), "framework"))
 
     def set_backend(self, backend: str) -> None:
-        self._patch(backend=str(backend))
+        self._patch(backend=check_text(str(backend), "backend"))
 
     def set_group(self, group: str) -> None:
         self._patch(group=check_path(group, "group"))

@@ -6,6 +6,7 @@ Every read goes through the Store protocol, so it works the same on every backen
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from runlane.errors import InvalidArgumentError
 from runlane.names import check_name, check_path
 from runlane.store.columns import stats_of, step_column
 from runlane.timeutil import iso
-from runlane.values import unflatten
+from runlane.values import decode_document, unflatten
 
 if TYPE_CHECKING:
     from runlane.store.base import Store
@@ -65,7 +66,7 @@ class RunView(ArtifactReads):
         """Metadata documents: ``{key: {"value": {...}, "updated_at": epoch}}``."""
         self._before_read()
         return {
-            k: {"value": v, "updated_at": at}
+            k: {"value": decode_document(v), "updated_at": at}
             for k, (v, at) in self.store.read_metadata(self.id).items()
         }
 
@@ -102,11 +103,17 @@ class RunView(ArtifactReads):
 
             level = normalize_level(level)
         self._before_read()
-        return self.store.read_logs(self.id, start, limit, level)
+        return [
+            replace(r, metadata=decode_document(r.metadata)) if r.metadata else r
+            for r in self.store.read_logs(self.id, start, limit, level)
+        ]
 
     def events(self, since: float | None = None) -> list[Event]:
         self._before_read()
-        return self.store.read_events(self.id, since)
+        return [
+            replace(e, metadata=decode_document(e.metadata)) if e.metadata else e
+            for e in self.store.read_events(self.id, since)
+        ]
 
     def tracks(self, topic: str) -> TrackView:
         return TrackView(self, check_path(topic, "track topic"))
@@ -130,8 +137,8 @@ class ParamsView:
         """The params, flat (dotted keys) or nested. Never raises on prefix collisions: a
         scalar that shares a prefix with nested keys is kept under the key ``""``."""
         self._run._before_read()
-        data = self._run.store.read_params(self._run.id).data
-        return dict(data) if flatten else unflatten(data)
+        data: dict[str, Any] = decode_document(dict(self._run.store.read_params(self._run.id).data))
+        return data if flatten else unflatten(data)
 
     @property
     def version(self) -> int:

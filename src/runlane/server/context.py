@@ -21,6 +21,9 @@ from runlane.store.base import Store
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 MAX_PAGE = 10_000
+#: Largest index, offset or sequence number a query may name (the range of a signed 64-bit
+#: int: what JSON answers and the stores' integer columns hold).
+MAX_INDEX = 2**63 - 1
 
 
 class _Lru:

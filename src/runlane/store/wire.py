@@ -22,12 +22,16 @@ import numpy as np
 import orjson
 
 from runlane.entities import (
+    LEVEL_RANK,
+    LOG_LEVELS,
     Batch,
     Event,
     LineageRecord,
     LogRecord,
     MetadataUpdate,
     ParamsUpdate,
+    ProjectSummary,
+    RunGroup,
     RunInfo,
     RunPatch,
     RunSpec,
@@ -40,6 +44,7 @@ from runlane.errors import InvalidArgumentError, RunlaneError
 from runlane.names import check_key, check_name, check_path
 from runlane.store.documents import lineage_from_doc, lineage_to_doc
 from runlane.store.tags import tag, tag_row, untag, untag_row
+from runlane.timeutil import MAX_TIMESTAMP, MIN_TIMESTAMP
 from runlane.values import encode_bytes
 
 
@@ -118,9 +123,9 @@ def decode_batch(body: bytes | dict[str, Any]) -> tuple[Batch, str | None]:
         for p in doc.get("params") or []:
             batch.params.append(
                 ParamsUpdate(
-                    _dict(untag(p["data"]), "params.data"),
+                    _keys(_dict(untag(p["data"]), "params.data"), "param key"),
                     bool(p.get("reset")),
-                    float(p.get("at", 0.0)),
+                    _epoch(p.get("at", 0.0), "params.at"),
                 )
             )
         for m in doc.get("metadata") or []:
@@ -128,7 +133,7 @@ def decode_batch(body: bytes | dict[str, Any]) -> tuple[Batch, str | None]:
                 MetadataUpdate(
                     check_name(m["key"], "metadata key"),
                     _dict(untag(m["value"]), "metadata.value"),
-                    float(m["at"]),
+                    _epoch(m["at"], "metadata.at"),
                 )
             )
         for s in doc.get("stream_info") or []:
@@ -159,6 +164,7 @@ def decode_batch(body: bytes | dict[str, Any]) -> tuple[Batch, str | None]:
             flagged = False
             for row in items:
                 _expect(row, dict, f"a row of stream {stream!r}")
+                _check_row(row, stream)
                 plain, found = untag_row(row)
                 flagged = flagged or found
                 clean.append(plain)
@@ -171,8 +177,8 @@ def decode_batch(body: bytes | dict[str, Any]) -> tuple[Batch, str | None]:
             batch.tracks.append(
                 TrackEntry(
                     check_path(t["topic"], "track topic"),
-                    float(t["timestamp"]),
-                    _dict(untag(t["fields"]), "tracks.fields"),
+                    _epoch(t["timestamp"], "tracks.timestamp"),
+                    _keys(_dict(untag(t["fields"]), "tracks.fields"), "track field"),
                 )
             )
         batch.lineage.extend(lineage_from_wire(r) for r in doc.get("lineage") or [])
@@ -194,6 +200,49 @@ def _dict(value: Any, what: str) -> dict[str, Any]:
     return dict(value)
 
 
+def _optional_dict(value: Any, what: str) -> dict[str, Any] | None:
+    return None if value is None else _dict(value, what)
+
+
+def _keys(doc: dict[str, Any], what: str) -> dict[str, Any]:
+    """``doc`` after checking its top-level keys as the SDK does at the call site."""
+    for key in doc:
+        check_key(key, what)
+    return doc
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise MalformedBody(f"{what} must be a JSON string, not {value!r:.60}")
+    return value
+
+
+def _optional_text(value: Any, what: str) -> str | None:
+    return None if value is None else _text(value, what)
+
+
+def _epoch(value: Any, what: str) -> float:
+    """Epoch seconds the stores can write (years 1 to 9999), as the SDK checks them."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MalformedBody(f"{what} must be epoch seconds (a JSON number), not {value!r:.60}")
+    if not MIN_TIMESTAMP <= value <= MAX_TIMESTAMP:
+        raise InvalidArgumentError(
+            f"{what} {value!r} must be epoch seconds between {MIN_TIMESTAMP:.0f} and "
+            f"{MAX_TIMESTAMP:.0f} (years 1 to 9999)"
+        )
+    return float(value)
+
+
+def _check_row(row: dict[str, Any], stream: str) -> None:
+    """A metric row's field names, and runlane's own ``_step``/``_ts``, as the SDK sends them."""
+    for key, value in row.items():
+        check_key(key, f"field of stream {stream!r}")
+        if key == "_step" and (type(value) is not int or value < 0):
+            raise InvalidArgumentError(f"_step {value!r} of stream {stream!r} must be an int ≥ 0")
+        if key == "_ts":
+            _epoch(value, f"_ts of stream {stream!r}")
+
+
 def log_to_wire(r: LogRecord) -> dict[str, Any]:
     return {
         "level": r.level,
@@ -206,12 +255,15 @@ def log_to_wire(r: LogRecord) -> dict[str, Any]:
 
 
 def log_from_wire(d: dict[str, Any]) -> LogRecord:
+    level = _text(d["level"], "log level")
+    if level not in LEVEL_RANK:
+        raise InvalidArgumentError(f"log level {level!r} is not one of {', '.join(LOG_LEVELS)}")
     return LogRecord(
-        level=str(d["level"]),
-        message=str(d["message"]),
-        timestamp=float(d["timestamp"]),
-        metadata=untag(d.get("metadata")),
-        source=d.get("source"),
+        level=level,
+        message=_text(d["message"], "log message"),
+        timestamp=_epoch(d["timestamp"], "log timestamp"),
+        metadata=_optional_dict(untag(d.get("metadata")), "log metadata"),
+        source=_optional_text(d.get("source"), "log source"),
         seq=int(d.get("seq", -1)),
     )
 
@@ -227,10 +279,10 @@ def event_to_wire(e: Event) -> dict[str, Any]:
 
 def event_from_wire(d: dict[str, Any]) -> Event:
     return Event(
-        name=str(d["name"]),
-        wallclock=float(d["wallclock"]),
-        source=d.get("source"),
-        metadata=untag(d.get("metadata")),
+        name=check_key(d["name"], "event name"),
+        wallclock=_epoch(d["wallclock"], "event wallclock"),
+        source=_optional_text(d.get("source"), "event source"),
+        metadata=_optional_dict(untag(d.get("metadata")), "event metadata"),
     )
 
 
@@ -239,7 +291,10 @@ def lineage_to_wire(r: LineageRecord) -> dict[str, Any]:
 
 
 def lineage_from_wire(d: dict[str, Any]) -> LineageRecord:
-    return replace(lineage_from_doc(d), summary=untag(d.get("summary")))
+    _expect(d, dict, "a lineage record")
+    record = lineage_from_doc(d)
+    _epoch(record.at, "lineage.at")
+    return replace(record, summary=_optional_dict(untag(d.get("summary")), "lineage summary"))
 
 
 _PATCH_FIELDS = tuple(f.name for f in dataclass_fields(RunPatch))
@@ -263,7 +318,7 @@ def patch_from_wire(d: dict[str, Any]) -> RunPatch:
         values["tags"] = tuple(str(t) for t in values["tags"])
     if values.get("extra") is not None:
         values["extra"] = _dict(untag(values["extra"]), "patch.extra")
-    values["at"] = float(values.get("at") or 0.0)
+    values["at"] = _epoch(values.get("at") or 0.0, "patch.at")
     values["reset_tags"] = bool(values.get("reset_tags", False))
     return RunPatch(**values)
 
@@ -365,6 +420,25 @@ def stream_from_wire(d: dict[str, Any]) -> StreamInfo:
         tags=tuple(d.get("tags") or ()),
         metadata=untag(d.get("metadata")),
     )
+
+
+def project_to_wire(p: ProjectSummary) -> dict[str, Any]:
+    return {"owner": p.owner, "project": p.project, "runs": p.runs, "lastCreatedAt": p.last_created}
+
+
+def project_from_wire(d: dict[str, Any]) -> ProjectSummary:
+    return ProjectSummary(
+        str(d["owner"]), str(d["project"]), int(d["runs"]), float(d["lastCreatedAt"])
+    )
+
+
+def group_to_wire(g: RunGroup) -> dict[str, Any]:
+    """A group; its value travels as the store keeps it (JSON, no tags undone)."""
+    return {"value": g.value, "count": g.count, "ids": list(g.ids)}
+
+
+def group_from_wire(d: dict[str, Any]) -> RunGroup:
+    return RunGroup(d["value"], int(d["count"]), tuple(str(i) for i in d.get("ids") or ()))
 
 
 # --- numeric columns --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from runlane.entities import LOG_LEVELS, LogRecord
 from runlane.errors import InvalidArgumentError
-from runlane.server.context import MAX_PAGE
+from runlane.server.context import MAX_INDEX, MAX_PAGE
 from runlane.server.responses import JSON
 from runlane.server.routes.runs import ctx_of
 from runlane.store.base import Store
@@ -71,7 +71,7 @@ def _search_logs(
 async def read_logs(
     request: Request,
     run_id: str,
-    start: int = Query(0, ge=0, description="first sequence number"),
+    start: int = Query(0, ge=0, le=MAX_INDEX, description="first sequence number"),
     limit: int = Query(1000, ge=0, le=MAX_PAGE),
     level: str | None = Query(None, description="minimum level: " + ", ".join(LOG_LEVELS)),
     wait: float = Query(

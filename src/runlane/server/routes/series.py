@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from runlane.errors import InvalidArgumentError
-from runlane.server.context import MAX_PAGE
+from runlane.server.context import MAX_INDEX, MAX_PAGE
 from runlane.server.downsample import minmax, window
 from runlane.server.responses import JSON
 from runlane.server.routes.runs import ctx_of
@@ -73,7 +73,9 @@ def read_rows(
     request: Request,
     run_id: str,
     stream: str,
-    start: int = Query(0, description="first index; negative counts from the end"),
+    start: int = Query(
+        0, ge=-MAX_INDEX, le=MAX_INDEX, description="first index; negative counts from the end"
+    ),
     limit: int = Query(1000, ge=0, le=MAX_PAGE),
 ) -> JSON:
     """ML-Dash's read() shape: data, startIndex, endIndex, total, hasMore (+ streamTotal)."""
@@ -111,7 +113,10 @@ def read_series(
     start: float | None = Query(None, description="keep points with x >= start"),
     end: float | None = Query(None, description="keep points with x < end"),
     since: int | None = Query(
-        None, ge=0, description="keep rows with index >= since (live: the last answer's total)"
+        None,
+        ge=0,
+        le=MAX_INDEX,
+        description="keep rows with index >= since (live: the last answer's total)",
     ),
 ) -> JSON:
     """Each field min/max-downsampled to ``buckets`` (≤ 2 points a bucket), NaN as null.
