@@ -10,8 +10,8 @@ The store comes from the environment (``RUNLANE_DIR``, or ``RUNLANE_SERVER`` for
 server). ``RL_TEST_START_AT`` (epoch seconds) makes ``writer`` and ``own`` children call ``init``
 together; ``RL_TEST_BARRIER`` (a folder) and ``RL_TEST_BARRIER_N`` make ``writer`` children
 start logging together.
-``RL_TEST_HEARTBEAT`` shortens the writer's heartbeat interval (seconds) so a killed
-run reads as crashed within seconds on a server whose staleness limit was shortened too.
+``RUNLANE_HEARTBEAT_INTERVAL`` (a runlane setting) shortens the heartbeat interval so a
+killed run reads as crashed within seconds on a server whose staleness limit was shortened too.
 Row ``i`` of the default stream is always ``{"i": i, "v": value_of(i)}``.
 """
 
@@ -33,10 +33,6 @@ from support_procs import ACKED, EXTRA, LOGGED, PHASE, Counters
 
 import runlane
 from runlane.errors import StoreError
-from runlane.sdk import writer as sdk_writer
-
-if os.environ.get("RL_TEST_HEARTBEAT"):
-    sdk_writer.HEARTBEAT_EVERY = float(os.environ["RL_TEST_HEARTBEAT"])
 
 
 def wait_for_start() -> None:

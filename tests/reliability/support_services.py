@@ -177,10 +177,6 @@ class PrivateSeaweed:
 
 _SERVER_MAIN = """
 import os, sys
-from runlane.store import documents
-stale = os.environ.get("RL_TEST_STALE_AFTER")
-if stale:
-    documents.HEARTBEAT_STALE_AFTER = float(stale)
 from runlane.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -203,7 +199,7 @@ class RunlaneServer:
         self.log = log
         self.env = {**os.environ, **(env or {})}
         if stale_after is not None:
-            self.env["RL_TEST_STALE_AFTER"] = str(stale_after)
+            self.env["RUNLANE_HEARTBEAT_STALE_AFTER"] = str(stale_after)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> RunlaneServer:

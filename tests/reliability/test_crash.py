@@ -180,7 +180,7 @@ def test_sigkill_at_random_moments_remote(
     started = time.monotonic()
     server = runlane_server("--store", dsn, stale_after=STALE_AFTER)
     remote = RemoteStore(server.url, spool_dir=tmp_path / "parent-spool")
-    env = child_env(root, RUNLANE_SERVER=server.url, RL_TEST_HEARTBEAT=str(HEARTBEAT))
+    env = child_env(root, RUNLANE_SERVER=server.url, RUNLANE_HEARTBEAT_INTERVAL=str(HEARTBEAT))
 
     def status_of(trial: Trial) -> str:
         found = remote.list_runs(project=PROJECT, where=f"name = '{trial.name}'")
