@@ -162,9 +162,10 @@ def decode_batch(body: bytes | dict[str, Any]) -> tuple[Batch, str | None]:
             _expect(items, list, f"rows[{stream!r}]")
             clean: list[dict[str, Any]] = []
             flagged = False
+            known: set[str] = set()  # field names checked once per stream, not once per row
             for row in items:
                 _expect(row, dict, f"a row of stream {stream!r}")
-                _check_row(row, stream)
+                _check_row(row, stream, known)
                 plain, found = untag_row(row)
                 flagged = flagged or found
                 clean.append(plain)
@@ -233,14 +234,21 @@ def _epoch(value: Any, what: str) -> float:
     return float(value)
 
 
-def _check_row(row: dict[str, Any], stream: str) -> None:
-    """A metric row's field names, and runlane's own ``_step``/``_ts``, as the SDK sends them."""
-    for key, value in row.items():
-        check_key(key, f"field of stream {stream!r}")
-        if key == "_step" and (type(value) is not int or value < 0):
-            raise InvalidArgumentError(f"_step {value!r} of stream {stream!r} must be an int ≥ 0")
-        if key == "_ts":
-            _epoch(value, f"_ts of stream {stream!r}")
+def _check_row(row: dict[str, Any], stream: str, known: set[str]) -> None:
+    """A metric row's field names (each new one checked, then remembered in ``known``), and
+    runlane's own ``_step``/``_ts``, as the SDK sends them. This runs for every row the
+    server ingests: keep it cheap."""
+    if not known.issuperset(row):
+        for key in row:
+            if key not in known:
+                check_key(key, f"field of stream {stream!r}")
+                known.add(key)
+    if "_step" in row:
+        step = row["_step"]
+        if type(step) is not int or step < 0:
+            raise InvalidArgumentError(f"_step {step!r} of stream {stream!r} must be an int ≥ 0")
+    if "_ts" in row:
+        _epoch(row["_ts"], f"_ts of stream {stream!r}")
 
 
 def log_to_wire(r: LogRecord) -> dict[str, Any]:
