@@ -360,7 +360,7 @@ def test_keyboard_reaches_the_tabs_and_enter_switches(
             break
     assert page.evaluate("document.activeElement.dataset.tab") == "overview"
     page.keyboard.press("ArrowRight")
-    assert page.evaluate("document.activeElement.dataset.tab") == "params"
+    page.wait_for_function("document.activeElement.dataset.tab === 'params'")
     page.keyboard.press("Enter")
     page.wait_for_selector("table.params")
     assert page.locator("[role=tab][aria-selected=true]").get_attribute("data-tab") == "params"

@@ -107,8 +107,8 @@ def test_filter_sort_and_pick_columns(page: Any, console: Any, base_url: str) ->
     dialog.locator("input[type=search]").fill("loss")
     dialog.locator("input[data-column='metrics.loss:min']").check()
     page.keyboard.press("Escape")
-    assert dialog.count() == 0
-    assert page.evaluate("document.activeElement.textContent") == "Columns"
+    dialog.wait_for(state="detached")
+    page.wait_for_function("document.activeElement.textContent === 'Columns'")
     page.wait_for_selector("th:has-text('metrics.loss:min')")
     assert "metrics.loss:min" in hash_of(page)
     page.wait_for_function(
@@ -202,10 +202,12 @@ def test_select_runs_with_mouse_and_keyboard_then_compare(
     # keyboard: arrows move between rows, space toggles, escape clears
     page.locator("tr[data-index='2']").focus()
     page.keyboard.press("ArrowDown")
-    assert page.evaluate("document.activeElement.dataset.index") == "3"
+    # the table moves focus in the next animation frame: wait for it, then act
+    page.wait_for_function("document.activeElement.dataset.index === '3'")
     page.keyboard.press(" ")
     page.wait_for_selector("tr[data-index='3'][aria-selected=true]")
     page.keyboard.press("ArrowUp")
+    page.wait_for_function("document.activeElement.dataset.index === '2'")
     page.keyboard.press(" ")  # unselect sgd-hi
     page.wait_for_selector("tr[data-index='2'][aria-selected=false]")
     selected = page.locator("tr.row[aria-selected=true] td:nth-child(2) a").all_inner_texts()
