@@ -294,3 +294,29 @@ class RowsPage:
             "total": len(data),
             "hasMore": end + 1 < self.total,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSummary:
+    """One project as :meth:`runlane.store.base.Store.list_projects` reports it."""
+
+    owner: str
+    project: str
+    runs: int  # how many runs it holds
+    last_created: float  # epoch seconds of its newest run's creation
+
+
+@dataclass(frozen=True, slots=True)
+class RunGroup:
+    """Runs sharing one value of a field (see :meth:`runlane.store.base.Store.group_runs`).
+
+    ``value`` is the JSON value as the store keeps it for search (``None``: the runs without
+    one); ``count`` how many runs hold it. ``ids`` lists the group's runs (at most
+    ``max_ids`` of them) only for a value the filter language cannot name
+    (:func:`runlane.store.grouping.needs_ids`: a list, an object, an integer beyond 64 bits),
+    so that a client can still select exactly that group; otherwise it is empty.
+    """
+
+    value: Any
+    count: int
+    ids: tuple[str, ...] = ()

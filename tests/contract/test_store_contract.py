@@ -6,8 +6,10 @@ backend must do is written down once, independent of the SDK.
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,7 @@ from runlane.entities import (
     StreamInfoUpdate,
     TrackEntry,
 )
-from runlane.errors import InvalidArgumentError, NotFoundError
+from runlane.errors import InvalidArgumentError, NotFoundError, QuerySyntaxError
 from runlane.store.base import Store
 from runlane.store.documents import HEARTBEAT_STALE_AFTER
 from runlane.values import encode_bytes
@@ -230,6 +232,168 @@ def test_delete_run_removes_everything(store: Store) -> None:
     assert "a" not in {r.name for r in store.list_runs()}
     # the name is free again
     assert store.create_run(spec("a"))[0].name == "a"
+
+
+# --- bulk reads: count, group, projects, lineage of many runs ----------------------------------
+
+
+def test_count_runs_counts_what_list_runs_lists(store: Store) -> None:
+    ids = _three_runs(store)
+    store.write(ids["b"], Batch(patches=[RunPatch(status="succeeded", at=time.time())]))
+    cases: list[tuple[str | None, str | None]] = [
+        (None, None),
+        ("alice/vision", None),
+        ("vision", "params.lr >= 0.01"),
+        (None, "tags contains 'x'"),
+        (None, "status = 'succeeded'"),
+        ("bob/audio", "params.lr >= 0.01"),
+        ("nobody/nothing", None),
+    ]
+    counts = [store.count_runs(project=p, where=w) for p, w in cases]
+    assert counts == [4, 3, 2, 2, 1, 0, 0]
+    assert counts == [len(store.list_runs(project=p, where=w)) for p, w in cases]
+    with pytest.raises(QuerySyntaxError):
+        store.count_runs(where="params.lr >")
+
+
+def _group_table(store: Store, by: str, **kw: Any) -> dict[Any, tuple[int, list[str]]]:
+    """``{value: (count, sorted ids)}``; a bool keyed ``("bool", value)`` (True == 1 in a
+    dict), a list or dict by its JSON text."""
+    out: dict[Any, tuple[int, list[str]]] = {}
+    for group in store.group_runs(by, **kw):
+        value = group.value
+        key = value
+        if isinstance(value, bool):
+            key = ("bool", value)
+        elif isinstance(value, list | dict):
+            key = json.dumps(value, sort_keys=True)
+        assert key not in out, f"value {value!r} answered twice"
+        out[key] = (group.count, sorted(group.ids))
+    return out
+
+
+def test_group_runs_by_a_param_one_group_per_value(store: Store) -> None:
+    values: dict[str, Any] = {
+        "a": 0.1,
+        "b": 0.1,
+        "c": 0.01,
+        "d": "auto",
+        "e": 1,
+        "f": 1.0,  # the same number as 1
+        "g": True,  # not the number 1
+        "h": [1, 2],
+        "i": [1, 2],
+        "j": {"k": "v"},
+        "k": None,  # JSON null: no value
+    }
+    ids = {}
+    for name, value in values.items():
+        ids[name] = make_run(store, name)
+        store.write(ids[name], Batch(params=[ParamsUpdate({"lr": value, "other": 1})]))
+    ids["m"] = make_run(store, "m")  # no params at all
+    store.write(ids["m"], Batch(params=[ParamsUpdate({"other": 2})]))
+    table = _group_table(store, "params.lr")
+    assert table == {
+        0.1: (2, []),
+        0.01: (1, []),
+        "auto": (1, []),
+        1: (2, []),
+        ("bool", True): (1, []),
+        "[1, 2]": (2, sorted([ids["h"], ids["i"]])),
+        '{"k": "v"}': (1, [ids["j"]]),
+        None: (2, []),
+    }
+    assert sum(g.count for g in store.group_runs("params.lr")) == store.count_runs()
+    # max_ids caps the ids of a list-valued group, not its count
+    capped = [g for g in store.group_runs("params.lr", max_ids=1) if isinstance(g.value, list)]
+    assert [(g.count, len(g.ids)) for g in capped] == [(2, 1)]
+    assert capped[0].ids[0] in (ids["h"], ids["i"])
+    # keys that need quoting, within a filter and a project
+    assert _group_table(store, "params.`other`", where="name < 'c'") == {1: (2, [])}
+    assert _group_table(store, "params.other", project="alice/vision", where="params.lr = 0.1") == {
+        1: (2, [])
+    }
+    assert store.group_runs("params.lr", project="bob/audio") == []
+
+
+def test_group_runs_by_tags_text_fields_and_meta(store: Store) -> None:
+    a = make_run(store, "a", tags=("gpu", "baseline"), extra={"team": "red"})
+    b = make_run(store, "b", tags=("gpu",), extra={"team": "blue"})
+    make_run(store, "c", extra={"team": "red"})
+    make_run(store, "d", group="sweep-1")
+    make_run(store, "z", owner="bob", project="audio", tags=("gpu",))
+    store.write(b, Batch(patches=[RunPatch(status="succeeded", at=time.time())]))
+    store.write(a, Batch(params=[ParamsUpdate({"lr": 0.1})]))
+    assert _group_table(store, "tags", project="alice/vision") == {
+        "gpu": (2, []),
+        "baseline": (1, []),
+        None: (2, []),
+    }
+    assert _group_table(store, "tags", where="params.lr = 0.1") == {
+        "gpu": (1, []),
+        "baseline": (1, []),
+    }
+    assert _group_table(store, "status") == {"created": (4, []), "succeeded": (1, [])}
+    assert _group_table(store, "group") == {None: (4, []), "sweep-1": (1, [])}
+    assert _group_table(store, " meta.team ", project="vision") == {
+        "red": (2, []),
+        "blue": (1, []),
+        None: (1, []),
+    }
+
+
+def test_group_runs_sees_crashed_runs_as_list_runs_does(store: Store) -> None:
+    run_id = make_run(store)
+    t = time.time()
+    store.write(run_id, Batch(patches=[RunPatch(status="running", at=t)]))
+    store.heartbeat(run_id, t - HEARTBEAT_STALE_AFTER - 60)
+    assert _group_table(store, "status") == {"crashed": (1, [])}
+    assert store.count_runs(where="status = 'crashed'") == 1
+
+
+@pytest.mark.parametrize(
+    "by", ["metrics.loss", "created", "-params.lr", "params.lr,name", "x y", "params."]
+)
+def test_group_runs_refuses_what_cannot_be_grouped(store: Store, by: str) -> None:
+    make_run(store)
+    with pytest.raises(InvalidArgumentError, match="group by"):
+        store.group_runs(by)
+
+
+def test_group_runs_refuses_a_negative_max_ids(store: Store) -> None:
+    with pytest.raises(InvalidArgumentError, match="max_ids"):
+        store.group_runs("status", max_ids=-1)
+
+
+def test_list_projects_counts_runs_and_the_newest(store: Store) -> None:
+    assert store.list_projects() == []
+    _three_runs(store)
+    make_run(store, "q", owner="bob", project="vision")
+    projects = store.list_projects()
+    assert [(p.owner, p.project, p.runs) for p in projects] == [
+        ("alice", "vision", 3),
+        ("bob", "audio", 1),
+        ("bob", "vision", 1),
+    ]
+    newest = max(r.created_at for r in store.list_runs(project="alice/vision"))
+    assert projects[0].last_created == pytest.approx(newest)
+
+
+def test_read_lineage_many_is_read_lineage_of_each(store: Store) -> None:
+    a, b, empty = make_run(store, "a"), make_run(store, "b"), make_run(store, "empty")
+    data = LineageRecord("data", "dataset", "s3://lake/x.csv", True, hash="h1", at=1.0)
+    model = LineageRecord("model", "model", "models/m.pt", False, size=3, summary={"acc": 0.5})
+    store.write(a, Batch(lineage=[data, model]))
+    store.write(a, Batch(lineage=[replace(data, name="more", at=2.0)]))
+    store.write(b, Batch(lineage=[replace(model, is_input=True)]))
+    many = store.read_lineage_many([b, a, "nope-nope", empty, a])
+    assert set(many) == {a, b, empty}
+    assert many == {r: store.read_lineage(r) for r in (a, b, empty)}
+    assert [r.name for r in many[a]] == ["data", "model", "more"]
+    assert many[empty] == []
+    assert store.read_lineage_many([]) == {}
+    store.delete_run(b)
+    assert set(store.read_lineage_many([a, b])) == {a}
 
 
 # --- params and metadata --------------------------------------------------------------------------

@@ -168,3 +168,21 @@ def test_a_token_of_another_project_is_refused(store: Store, chain: dict[str, st
     own = client.get(f"{API}/runs/{chain['other']}/lineage/graph", headers=headers)
     assert own.status_code == 200
     assert {n["column"] for n in own.json()["nodes"]} == {0, -1}  # vision's runs stay out
+
+
+def test_the_bulk_lineage_read_answers_only_readable_runs(
+    store: Store, chain: dict[str, str]
+) -> None:
+    tokens = Tokens(MemoryTokens())
+    token, _ = tokens.create("alice/audio", "read")
+    client = TestClient(create_app(store, auth=tokens))
+    headers = {"authorization": f"Bearer {token}"}
+    url = f"{API}/runs/lineage"
+    own = client.post(url, json={"ids": [chain["other"], "0123456789abcdef"]}, headers=headers)
+    assert own.status_code == 200, own.text
+    assert [r["name"] for r in own.json()["lineage"][chain["other"]]] == ["clf"]
+    assert set(own.json()["lineage"]) == {chain["other"]}  # an unknown id is left out
+    mixed = client.post(url, json={"ids": [chain["other"], chain["train"]]}, headers=headers)
+    assert mixed.status_code == 403 and chain["train"] in mixed.json()["error"]["message"]
+    bad = client.post(url, json={"ids": "not-a-list"}, headers=headers)
+    assert bad.status_code == 400 and "'ids'" in bad.json()["error"]["message"]

@@ -75,7 +75,9 @@ class LineageGraph:
             self.forward[source].append(target)
             self.backward.setdefault(target, []).append(source)
 
-    def add_run(self, info: RunInfo, records: list[Any], run_dir: Path | None) -> None:
+    def add_run(
+        self, info: RunInfo, records: list[Any], run_dir: str | os.PathLike[str] | None
+    ) -> None:
         run_node = f"run:{info.id}"
         self._add_node(
             Node(run_node, "run", info.prefix, info.id, {"status": info.status, "name": info.name})
@@ -99,12 +101,18 @@ class LineageGraph:
     @classmethod
     def build(cls, store: Store, project: str | None = None) -> LineageGraph:
         """The graph of every run in ``project`` (``owner/project`` or ``project``), or in
-        the whole store when None."""
+        the whole store when None: one listing and one bulk lineage read
+        (:meth:`~runlane.store.base.Store.read_lineage_many`), whatever the number of runs. A
+        run deleted between the two is left out."""
         graph = cls()
         graph._store = store
-        for info in store.list_runs(project=project, limit=None):
-            path = store.run_path(info.id)
-            graph.add_run(info, store.read_lineage(info.id), Path(path) if path else None)
+        infos = store.list_runs(project=project, limit=None)
+        lineage = store.read_lineage_many([info.id for info in infos])
+        for info in infos:
+            if info.id not in lineage:
+                continue
+            path = info.path if info.path is not None else store.run_path(info.id)
+            graph.add_run(info, lineage[info.id], path or None)  # no Path: 10,000 cost 0.2 s
         return graph
 
     # --- finding nodes --------------------------------------------------------------------

@@ -131,7 +131,7 @@ def code_reference(
     )
 
 
-def node_of(record: LineageRecord, run_id: str, run_dir: Path | None) -> str:
+def node_of(record: LineageRecord, run_id: str, run_dir: str | os.PathLike[str] | None) -> str:
     """The graph node a lineage record names (see the module docstring)."""
     summary = record.summary or {}
     node = summary.get("node")
@@ -142,7 +142,7 @@ def node_of(record: LineageRecord, run_id: str, run_dir: Path | None) -> str:
         if is_uri(path) or os.path.isabs(path):
             return path
         if run_dir is not None:
-            return os.path.normpath(str(run_dir / path))
+            return os.path.normpath(os.path.join(run_dir, path))
         return f"runlane://{run_id}/{path}"
     if record.hash:
         return f"{record.kind}:{record.name}:{record.hash[:12]}"

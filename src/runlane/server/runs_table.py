@@ -8,12 +8,13 @@ the same over a local folder and over PostgreSQL:
   ``meta.<key>`` and ``metrics.<key>`` with an optional aggregate ``:last`` (the default),
   ``:min`` or ``:max`` over the finite values of the field. A metric key is the field name for
   the ``default`` stream and ``<stream>.<field>`` for the others, as in the filter language.
-* **Totals** (:func:`count_runs`): the number of runs a ``where`` selects; a store may offer a
-  ``count_runs(project=, where=)`` method, otherwise the matching runs are listed and counted.
+* **Totals** (:func:`count_runs`): the number of runs a ``where`` selects
+  (:meth:`~runlane.store.base.Store.count_runs`: one query, nothing listed).
 * **Groups** (:func:`group_runs`): the runs a ``where`` selects, grouped by the value of one
-  field (``params.<key>``, ``meta.<key>``, ``tags`` or a text field such as ``status``). Each
-  group carries a filter-language condition that selects exactly its runs, so a client pages
-  through a group with ``where = (<where>) and (<group where>)``. A run is in one group per tag.
+  field (``params.<key>``, ``meta.<key>``, ``tags`` or a text field such as ``status``), from
+  :meth:`~runlane.store.base.Store.group_runs` (one query). Each group carries a
+  filter-language condition that selects exactly its runs, so a client pages through a group
+  with ``where = (<where>) and (<group where>)``. A run is in one group per tag.
 
 Bad column texts and grouping fields raise :class:`~runlane.errors.InvalidArgumentError`
 naming the value and what is allowed.
@@ -32,28 +33,19 @@ import numpy as np
 import orjson
 
 from runlane.entities import RunInfo
-from runlane.errors import InvalidArgumentError, QuerySyntaxError
-from runlane.query import (
-    TOP_FIELDS,
-    Compare,
-    Contains,
-    Expr,
-    Field,
-    In,
-    IsNull,
-    Literal,
-    parse_sort,
-    to_text,
-)
+from runlane.errors import InvalidArgumentError
+from runlane.query import Compare, Contains, Expr, Field, In, IsNull, Literal, to_text
 from runlane.query._values import kind_of
 from runlane.store.base import Store
+from runlane.store.grouping import GROUP_FORMS as GROUP_FORMS
+from runlane.store.grouping import GROUP_TEXT_FIELDS as GROUP_TEXT_FIELDS
+from runlane.store.grouping import group_field as group_field
+from runlane.store.grouping import needs_ids
 
 Aggregate = TypingLiteral["last", "min", "max"]
 AGGREGATES: tuple[Aggregate, ...] = ("last", "min", "max")
 COLUMN_KINDS = ("params", "meta", "metrics")
 COLUMN_FORMS = "params.<key>, meta.<key> or metrics.<key>[:last|:min|:max]"
-GROUP_TEXT_FIELDS = tuple(f for f in TOP_FIELDS if f not in ("created", "updated", "tags"))
-GROUP_FORMS = f"params.<key>, meta.<key>, tags or one of {', '.join(GROUP_TEXT_FIELDS)}"
 MAX_GROUPS = 500
 MAX_ID_LIST = 1000  # a group of unfilterable values lists its run ids up to this many
 _KIND_ORDER = {"num": 0, "text": 1, "bool": 2, "other": 3, "null": 4}
@@ -158,60 +150,28 @@ def column_values(store: Store, info: RunInfo, columns: Sequence[Column]) -> dic
 
 def count_runs(store: Store, project: str | None, where: str | None) -> int:
     """How many runs ``where`` selects in ``project``."""
-    counter = getattr(store, "count_runs", None)
-    if callable(counter):
-        return int(counter(project=project, where=where))
-    return len(store.list_runs(project=project, where=where, limit=None))
+    return store.count_runs(project=project, where=where)
 
 
 # --- groups -----------------------------------------------------------------------------------
-def group_field(by: str) -> Field:
-    """The field runs are grouped by. Raises InvalidArgumentError for anything but
-    :data:`GROUP_FORMS`."""
-    text = by.strip()
-    if text == "tags":
-        return Field("tags")
-    try:
-        keys = parse_sort(text)
-    except (QuerySyntaxError, InvalidArgumentError) as exc:
-        raise InvalidArgumentError(f"cannot group by {by!r}: use {GROUP_FORMS} ({exc})") from None
-    if len(keys) != 1 or keys[0][1] or text.startswith("+"):
-        raise InvalidArgumentError(f"cannot group by {by!r}: name one field, {GROUP_FORMS}")
-    field = keys[0][0]
-    if field.root == "metrics" or (field.key is None and field.root not in GROUP_TEXT_FIELDS):
-        raise InvalidArgumentError(f"cannot group by {by!r}: use {GROUP_FORMS}")
-    return field
-
-
-def _values_of(store: Store, info: RunInfo, field: Field) -> list[Any]:
-    """The group values of one run: its tags (``[None]`` when it has none), else one value."""
-    if field.root == "tags":
-        return list(info.tags) or [None]
-    if field.root == "params":
-        assert field.key is not None
-        return [store.read_params(info.id).data.get(field.key)]
-    if field.root == "meta":
-        assert field.key is not None
-        return [info.extra.get(field.key)]
-    return [getattr(info, field.root)]
-
-
 def _group_key(value: Any) -> tuple[str, Any]:
     kind = kind_of(value)
     if kind == "null":
         return kind, None
-    if kind == "other" or (kind == "num" and isinstance(value, int) and abs(value) >= 2**63):
+    if needs_ids(value):
         return "other", orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    if kind == "other":
+        return kind, repr(value)
     if kind == "num" and isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return kind, int(value)  # 1 and 1.0 are one group, shown as 1
     return kind, value
 
 
-def _condition(field: Field, kind: str, value: Any, ids: list[str]) -> Expr | None:
+def _condition(field: Field, kind: str, value: Any, ids: list[str], count: int) -> Expr | None:
     if kind == "null":
         return IsNull(field)
     if kind == "other":
-        if len(ids) > MAX_ID_LIST:
+        if len(ids) < count or len(ids) > MAX_ID_LIST:
             return None
         return In(Field("id"), tuple(Literal(i) for i in ids))
     if field.root == "tags":
@@ -232,21 +192,20 @@ def group_runs(
     the group's runs (``null`` only for a group of more than :data:`MAX_ID_LIST` runs holding
     list or dict values). ``truncated`` tells that groups past ``limit`` were left out."""
     field = group_field(by)
+    total = store.count_runs(project=project, where=where)
     counts: Counter[tuple[str, Any]] = Counter()
     shown: dict[tuple[str, Any], Any] = {}
     ids: dict[tuple[str, Any], list[str]] = {}
-    runs = store.list_runs(project=project, where=where, limit=None)
-    for info in runs:
-        for value in _values_of(store, info, field):
-            key = _group_key(value)
-            counts[key] += 1
-            shown.setdefault(key, value)
-            if key[0] == "other":
-                ids.setdefault(key, []).append(info.id)
+    for group in store.group_runs(str(field), project=project, where=where, max_ids=MAX_ID_LIST):
+        key = _group_key(group.value)
+        counts[key] += group.count
+        shown.setdefault(key, group.value)
+        if key[0] == "other":
+            ids.setdefault(key, []).extend(group.ids)
     ordered = sorted(counts, key=lambda k: (_KIND_ORDER[k[0]], "" if k[1] is None else k[1]))
     groups = []
     for key in ordered[:limit]:
-        condition = _condition(field, key[0], key[1], ids.get(key, []))
+        condition = _condition(field, key[0], key[1], ids.get(key, []), counts[key])
         value = key[1] if key[0] in ("num", "text", "bool") else shown[key]
         groups.append(
             {
@@ -258,7 +217,7 @@ def group_runs(
         )
     return {
         "by": str(field),
-        "total": len(runs),
+        "total": total,
         "groups": groups,
         "truncated": len(ordered) > limit,
     }

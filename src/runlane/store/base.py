@@ -20,6 +20,10 @@ remote HTTP store) implements it and passes ``tests/contract``. Contracts:
   :class:`~runlane.errors.NotFoundError`, except reads of a never-logged stream, which
   return empty results.
 * **Reads** see every completed ``write``. Torn records left by a crashed writer are skipped.
+* **Bulk reads** (:meth:`Store.count_runs`, :meth:`Store.group_runs`,
+  :meth:`Store.list_projects`, :meth:`Store.read_lineage_many`) answer what listing runs and
+  reading them one by one would, without doing so: one query on the SQL stores, one request
+  on the remote store, so that tables and graphs over 10,000s of runs stay fast.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from runlane.entities import (
     LineageRecord,
     LogRecord,
     ParamsDoc,
+    ProjectSummary,
     RowsPage,
+    RunGroup,
     RunInfo,
     RunSpec,
     StreamInfo,
@@ -79,6 +85,35 @@ class Store(Protocol):
         """Runs matching the filter language expression ``where`` (see :mod:`runlane.query`),
         in ``project`` (``owner/project`` or ``project``) when given, ordered by ``sort``
         (``"-created"`` by default)."""
+        ...
+
+    def count_runs(self, *, project: str | None = None, where: str | None = None) -> int:
+        """How many runs :meth:`list_runs` would return for ``project`` and ``where`` (one
+        query on the SQL stores; nothing is listed). Bad filter text raises
+        QuerySyntaxError or InvalidArgumentError, as in ``list_runs``."""
+        ...
+
+    def group_runs(
+        self,
+        by: str,
+        *,
+        project: str | None = None,
+        where: str | None = None,
+        max_ids: int = 1000,
+    ) -> list[RunGroup]:
+        """The runs ``where`` selects in ``project``, grouped by the value of the field
+        ``by`` (``params.<key>``, ``meta.<key>``, ``tags`` or a text field such as
+        ``status``; see :mod:`runlane.store.grouping`), one :class:`RunGroup` per distinct
+        value, in no particular order. A run lacking the field is in the group of ``None``;
+        with ``tags`` a run is in one group per tag. A group of a value the filter language
+        cannot name (a list, an object) lists up to ``max_ids`` of its run ids. The counts add
+        up to :meth:`count_runs` (one per tag with ``tags``). A bad ``by`` raises
+        InvalidArgumentError naming the allowed fields."""
+        ...
+
+    def list_projects(self) -> list[ProjectSummary]:
+        """Every project holding at least one run, with its run count and the creation time
+        of its newest run, ordered by owner then project."""
         ...
 
     def delete_run(self, run_id: str) -> None:
@@ -140,6 +175,13 @@ class Store(Protocol):
         ...
 
     def read_lineage(self, run_id: str) -> list[LineageRecord]: ...
+
+    def read_lineage_many(self, run_ids: Sequence[str]) -> dict[str, list[LineageRecord]]:
+        """``{run id: read_lineage(run id)}`` for many runs at once (one query on the SQL
+        stores, whatever their number): every known run of ``run_ids`` is a key (with ``[]``
+        when it has no lineage); unknown ids are left out rather than raising, so a run
+        deleted since it was listed does not fail the read."""
+        ...
 
     def run_path(self, run_id: str) -> str | None:
         """The run's folder for stores that have one (artifacts live there), else None."""

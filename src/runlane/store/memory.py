@@ -19,7 +19,9 @@ from runlane.entities import (
     LineageRecord,
     LogRecord,
     ParamsDoc,
+    ProjectSummary,
     RowsPage,
+    RunGroup,
     RunInfo,
     RunSpec,
     StreamInfo,
@@ -28,6 +30,7 @@ from runlane.errors import NotFoundError
 from runlane.query import evaluate, parse, parse_sort, sort_records
 from runlane.store import documents as docs
 from runlane.store.columns import field_names, numeric_column, stats_of
+from runlane.store.grouping import MAX_IDS, check_max_ids, group_field, group_records
 from runlane.timeutil import iso, now
 from runlane.values import decode_value
 
@@ -136,11 +139,20 @@ class MemoryStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RunInfo]:
+        order = parse_sort(sort or "") or parse_sort("-created")  # blank sort: the default
+        matching = self._matching(project, where)
+        infos = {info.id: info for info, _ in matching}
+        ordered = sort_records([record for _, record in matching], order)[offset:]
+        picked = [infos[str(r["id"])] for r in ordered]
+        return picked if limit is None else picked[:limit]
+
+    def _matching(
+        self, project: str | None, where: str | None
+    ) -> list[tuple[RunInfo, dict[str, Any]]]:
+        """``(info, filter-language record)`` of every run in ``project`` ``where`` selects."""
         expr = parse(where or "")
-        order = parse_sort(sort or "-created")
+        out: list[tuple[RunInfo, dict[str, Any]]] = []
         with self._lock:
-            records: list[dict[str, Any]] = []
-            infos: dict[str, RunInfo] = {}
             for run_id, run in self._runs.items():
                 info = self.get_run(run_id)
                 if project:
@@ -149,11 +161,33 @@ class MemoryStore:
                         continue
                 record = docs.run_record(info, run.params.data, self._summary(run))
                 if evaluate(expr, record):
-                    infos[info.id] = info
-                    records.append(record)
-        ordered = sort_records(records, order)[offset:]
-        picked = [infos[str(r["id"])] for r in ordered]
-        return picked if limit is None else picked[:limit]
+                    out.append((info, record))
+        return out
+
+    def count_runs(self, *, project: str | None = None, where: str | None = None) -> int:
+        return len(self._matching(project, where))
+
+    def group_runs(
+        self,
+        by: str,
+        *,
+        project: str | None = None,
+        where: str | None = None,
+        max_ids: int = MAX_IDS,
+    ) -> list[RunGroup]:
+        field = group_field(by)
+        check_max_ids(max_ids)
+        records = [record for _, record in self._matching(project, where)]
+        return group_records(records, field, max_ids)
+
+    def list_projects(self) -> list[ProjectSummary]:
+        found: dict[tuple[str, str], tuple[int, float]] = {}
+        with self._lock:
+            for run in self._runs.values():
+                info = docs.info_from_document(run.doc, heartbeat_at=None, path=None, now=now())
+                count, last = found.get((info.owner, info.project), (0, info.created_at))
+                found[(info.owner, info.project)] = (count + 1, max(last, info.created_at))
+        return [ProjectSummary(o, p, n, last) for (o, p), (n, last) in sorted(found.items())]
 
     def _summary(self, run: _Run) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -307,6 +341,14 @@ class MemoryStore:
     def read_lineage(self, run_id: str) -> list[LineageRecord]:
         with self._lock:
             return list(self._run(run_id).lineage)
+
+    def read_lineage_many(self, run_ids: Sequence[str]) -> dict[str, list[LineageRecord]]:
+        with self._lock:
+            return {
+                run_id: list(self._runs[run_id].lineage)
+                for run_id in run_ids
+                if run_id in self._runs
+            }
 
     def run_path(self, run_id: str) -> str | None:
         return None

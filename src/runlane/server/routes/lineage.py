@@ -16,7 +16,10 @@ that consumed them, ...). Answer::
 Edges point the way data flows (input → run → output). ``producers``/``consumers`` list the
 runs (of the whole project graph, shown or not) with an edge into / out of a non-run node.
 A column keeps its first ``limit`` nodes (breadth-first order); ``hidden`` counts the rest.
-The graph is read when asked (no cache): the cost grows with the project's lineage records.
+The graph is read when asked (no cache), in two queries (the project's runs, then their
+lineage at once: :meth:`~runlane.store.base.Store.read_lineage_many`); the cost grows with
+the project's lineage records. ``POST /runs/lineage`` answers that bulk read to remote
+clients.
 Unknown run: 404; ``depth`` outside 1..10 or ``limit`` outside 1..1000: 422
 (``invalid_request``); a token without read access to the run's project: 403.
 """
@@ -29,9 +32,11 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 
 from runlane.artifacts.lineage import LineageGraph, Node
+from runlane.errors import InvalidArgumentError
+from runlane.server.context import MAX_PAGE
 from runlane.server.responses import JSON
-from runlane.server.routes.runs import ctx_of
-from runlane.store.wire import jsonable
+from runlane.server.routes.runs import JsonBody, ctx_of
+from runlane.store.wire import jsonable, lineage_to_wire
 
 router = APIRouter(tags=["lineage"])
 MAX_DEPTH = 10
@@ -111,6 +116,27 @@ def neighbourhood(graph: LineageGraph, run_id: str, depth: int, limit: int) -> d
         "edges": links,
         "hidden": {str(c): n for c, n in sorted(hidden.items())},
     }
+
+
+@router.post("/runs/lineage")
+def lineage_of_runs(request: Request, body: JsonBody) -> JSON:
+    """A read of many runs' lineage at once (:meth:`~runlane.store.base.Store.read_lineage_many`,
+    what ``RemoteStore.read_lineage_many`` sends): ``{"ids": [run id, ...]}`` (at most
+    10,000) → ``{"lineage": {run id: [record, ...]}}``. Unknown ids are left out; a run of a
+    project the token may not read: 403."""
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise InvalidArgumentError("body must hold 'ids' as a list of run id strings")
+    if len(ids) > MAX_PAGE:
+        raise InvalidArgumentError(f"'ids' holds {len(ids)} run ids; at most {MAX_PAGE} a request")
+    ctx = ctx_of(request)
+    grant = ctx.grant(request)
+    found = ctx.store.read_lineage_many(ids)
+    for run_id in found if grant is not None else ():
+        ctx.allow_run(grant, run_id, "read")
+    return JSON(
+        {"lineage": {rid: [lineage_to_wire(r) for r in recs] for rid, recs in found.items()}}
+    )
 
 
 @router.get("/runs/{run_id}/lineage/graph")

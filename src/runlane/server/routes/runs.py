@@ -14,7 +14,15 @@ from runlane.server import runs_table as table
 from runlane.server.context import MAX_INDEX, MAX_PAGE, ServerContext
 from runlane.server.responses import JSON
 from runlane.server.wire import WireError
-from runlane.store.wire import info_to_wire, jsonable, patch_from_wire, spec_from_wire
+from runlane.store.grouping import MAX_IDS
+from runlane.store.wire import (
+    group_to_wire,
+    info_to_wire,
+    jsonable,
+    patch_from_wire,
+    project_to_wire,
+    spec_from_wire,
+)
 
 router = APIRouter(tags=["runs"])
 JsonBody = Annotated[dict[str, Any], Body()]
@@ -36,21 +44,12 @@ def list_projects(request: Request) -> JSON:
     """Every project with its number of runs (only the token's project when scoped)."""
     ctx = ctx_of(request)
     grant = ctx.grant(request)
-    lister = getattr(ctx.store, "list_projects", None)
-    if callable(lister):
-        rows = list(lister())
-    else:
-        counts: dict[tuple[str, str], tuple[int, float]] = {}
-        for info in ctx.store.list_runs():
-            n, last = counts.get((info.owner, info.project), (0, 0.0))
-            counts[(info.owner, info.project)] = (n + 1, max(last, info.created_at))
-        rows = [(o, p, n, last) for (o, p), (n, last) in sorted(counts.items())]
     return JSON(
         {
             "projects": [
-                {"owner": o, "project": p, "runs": n, "lastCreatedAt": last}
-                for o, p, n, last in rows
-                if grant is None or grant.allows(o, p, "read")
+                project_to_wire(p)
+                for p in ctx.store.list_projects()
+                if grant is None or grant.allows(p.owner, p.project, "read")
             ]
         }
     )
@@ -130,6 +129,23 @@ def group_runs(
     ctx = ctx_of(request)
     project = _readable_project(request, project)
     return JSON(jsonable(table.group_runs(ctx.store, project, where, by, limit)))
+
+
+@router.get("/runs/group-counts")
+def group_counts(
+    request: Request,
+    by: str = Query(..., description=table.GROUP_FORMS),
+    project: str | None = None,
+    where: str | None = Query(None, description="filter language, e.g. params.lr < 0.01"),
+    max_ids: int = Query(MAX_IDS, ge=0, le=MAX_PAGE),
+) -> JSON:
+    """The store's own groups (:meth:`~runlane.store.base.Store.group_runs`, what
+    ``RemoteStore.group_runs`` reads): ``{"by", "groups": [{"value", "count", "ids"}]}``, one
+    per distinct value, values as the store keeps them, in no particular order."""
+    ctx = ctx_of(request)
+    project = _readable_project(request, project)
+    groups = ctx.store.group_runs(by, project=project, where=where, max_ids=max_ids)
+    return JSON({"by": by, "groups": [group_to_wire(g) for g in groups]})
 
 
 @router.get("/runs/keys")

@@ -1,4 +1,5 @@
-"""The SQLite catalog of a local root: one row per run, for listing and search.
+"""The SQLite catalog of a local root: one row per run, for listing and search, and a copy of
+each run's ``lineage.jsonl`` (:mod:`runlane.store.local.lineage_index`).
 
 It is an index, not the source of truth: ``runlane reindex`` rebuilds it from the run folders.
 WAL mode and a busy timeout let several processes update it at once. Connections are opened
@@ -10,12 +11,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from runlane.errors import StoreError
+from runlane.errors import InvalidArgumentError, StoreError
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -44,6 +47,14 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_project ON runs(owner, project, created);
 CREATE INDEX IF NOT EXISTS runs_external ON runs(owner, project, external_id);
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE TABLE IF NOT EXISTS lineage (
+    run_id TEXT PRIMARY KEY,
+    lines BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 COLUMNS = (
@@ -89,7 +100,16 @@ class Catalog:
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            indexed = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lineage'"
+            ).fetchone()
             conn.executescript(_SCHEMA)
+            if indexed is None:  # runs indexed before the lineage table: filled on first use
+                runs = conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone()
+                conn.execute(
+                    "INSERT OR IGNORE INTO state (key, value) VALUES ('lineage', ?)",
+                    ("pending" if runs else "ready",),
+                )
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StoreError(f"could not open the catalog {self.path}: {exc}") from exc
@@ -102,6 +122,11 @@ class Catalog:
                 return self._connect().execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(f"catalog query failed: {exc}") from exc
+            except UnicodeEncodeError as exc:  # a lone surrogate: no stored text can match it
+                raise InvalidArgumentError(
+                    f"{exc.object[:40]!r} is not valid Unicode text (it holds a lone "
+                    f"surrogate at position {exc.start}); nothing stored can match it"
+                ) from exc
 
     def upsert(self, row: dict[str, Any]) -> None:
         values = [_encode(row.get(c)) for c in COLUMNS]
@@ -125,8 +150,35 @@ class Catalog:
             [*(_encode(v) for v in fields.values()), run_id],
         )
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside ``BEGIN IMMEDIATE`` (the catalog's write lock, across
+        processes), committed when the block ends, rolled back when it raises. SQLite
+        errors become StoreError."""
+        with self._lock:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"catalog transaction failed to start: {exc}") from exc
+            try:
+                yield conn
+            except BaseException as exc:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"catalog transaction failed: {exc}") from exc
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"catalog transaction failed to commit: {exc}") from exc
+
     def clear(self) -> None:
         self.execute("DELETE FROM runs")
+        self.execute("DELETE FROM lineage")
 
     def close(self) -> None:
         with self._lock:
@@ -137,13 +189,33 @@ class Catalog:
 
 def _encode(value: Any) -> Any:
     if isinstance(value, dict | list | tuple):
-        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        except TypeError:  # an int past 64 bits: the index keeps it as the nearest float
+            return orjson.dumps(_index_safe(value), option=orjson.OPT_SERIALIZE_NUMPY).decode()
     return value
 
 
-def decode_row(row: tuple[Any, ...]) -> dict[str, Any]:
-    out = dict(zip(COLUMNS, row, strict=True))
+def _index_safe(value: Any) -> Any:
+    """``value`` with ints past 64 bits as floats (None past the float range), for JSON1."""
+    if isinstance(value, dict):
+        return {k: _index_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_index_safe(v) for v in value]
+    if type(value) is int and not -(2**63) <= value < 2**64:
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    return value
+
+
+def decode_row(row: tuple[Any, ...], columns: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
+    """A row of ``columns`` (all by default) as a dict, its JSON columns decoded."""
+    out = dict(zip(columns, row, strict=True))
     for key in ("tags", "params", "metrics", "meta"):
+        if key not in out:
+            continue
         try:
             out[key] = orjson.loads(out[key] or ("[]" if key == "tags" else "{}"))
         except orjson.JSONDecodeError:

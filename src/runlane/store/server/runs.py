@@ -105,16 +105,9 @@ def get(conn: Conn, run_id: str, label: str) -> RunInfo:
     return info(row[0], row[1])
 
 
-def search(
-    conn: Conn,
-    *,
-    project: str | None,
-    where: str | None,
-    sort: str | None,
-    limit: int | None,
-    offset: int,
-) -> list[RunInfo]:
-    """Runs matching the filter language, compiled to bound SQL parameters."""
+def selected(project: str | None, where: str | None) -> tuple[str, list[Any]]:
+    """``FROM (<runs with derived status>) AS runs WHERE <condition>``: the runs of
+    ``project`` that ``where`` selects, and the query's bound parameters."""
     clauses: list[str] = []
     params: list[Any] = [
         Status.RUNNING.value,
@@ -131,8 +124,23 @@ def search(
     condition, bound = compile_sql(parse(where or ""), "postgres")
     clauses.append(f"({condition})")
     params.extend(bound)
-    order, order_params = compile_order(parse_sort(sort or "-created"), "postgres")
-    query = f"SELECT doc, heartbeat_at FROM ({_VIEW}) AS runs WHERE {' AND '.join(clauses)}"
+    return f"FROM ({_VIEW}) AS runs WHERE {' AND '.join(clauses)}", params
+
+
+def search(
+    conn: Conn,
+    *,
+    project: str | None,
+    where: str | None,
+    sort: str | None,
+    limit: int | None,
+    offset: int,
+) -> list[RunInfo]:
+    """Runs matching the filter language, compiled to bound SQL parameters."""
+    source, params = selected(project, where)
+    keys = parse_sort(sort or "") or parse_sort("-created")  # blank sort text: the default
+    order, order_params = compile_order(keys, "postgres")
+    query = f"SELECT doc, heartbeat_at {source}"
     query += f" ORDER BY {order}, id"
     params.extend(order_params)
     if limit is not None:
