@@ -235,6 +235,8 @@ def _store_artifacts(
                 "sha256": hashlib.sha256(data).hexdigest(),
                 "recorded_sha256": record.sha256,
                 "size": len(data),
+                "pending": bool(record.extra.get("pending")),
+                "seconds": time.monotonic() - started,
             }
         )
     return []

@@ -7,7 +7,8 @@ beyond :mod:`runlane.store.base`:
 * **Retries.** Connection failures, timeouts and 502/503/504 are retried with exponential
   backoff; 4xx answers raise the runlane error of their code at once (:mod:`runlane.server.wire`).
 * **Spool.** When the server stays unreachable, ``write`` (and ``create_run``, which then picks
-  the run id itself) stores the request in a local spool folder and returns: the data is
+  the run id itself, and artifact commits: :mod:`runlane.artifacts.remote.spool`) stores the
+  request in a local spool folder and returns: the data is
   durable on this disk, not yet visible on the server. A background thread replays the spool
   in order as soon as the server answers; while anything is spooled, new writes queue behind
   it, so each run's order is kept. Every batch carries a fresh ``batch_id`` and the server
@@ -43,22 +44,27 @@ from runlane.entities import (
     LineageRecord,
     LogRecord,
     ParamsDoc,
+    ProjectSummary,
     RowsPage,
+    RunGroup,
     RunInfo,
     RunSpec,
     StreamInfo,
 )
 from runlane.errors import NotFoundError, RunlaneError, StoreError
 from runlane.store import documents as docs
+from runlane.store.grouping import MAX_IDS
 from runlane.store.spool import Spool
 from runlane.store.tags import untag
 from runlane.store.wire import (
     decode_columns,
     encode_batch,
     event_from_wire,
+    group_from_wire,
     info_from_wire,
     lineage_from_wire,
     log_from_wire,
+    project_from_wire,
     spec_to_wire,
     stream_from_wire,
 )
@@ -71,7 +77,13 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 
 
 class ServerUnreachable(StoreError):
-    """The server did not answer (or answered 502/503/504) after every retry."""
+    """The server did not answer (or answered 502/503/504) after every retry. ``code`` is
+    the runlane error code of its last answer when a runlane server gave one (a 503
+    ``store_unavailable``: the server is up, a service behind it is down), else None."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def default_spool_dir(url: str) -> Path:
@@ -118,6 +130,7 @@ class RemoteStore:
         self._order = threading.RLock()
         self._aliases = self.spool.aliases()
         self._offline: dict[str, RunInfo] = {}
+        self._known: dict[str, RunInfo] = {}  # runs created online, for get_run offline
         self._replayer: threading.Thread | None = None
         self._stopping = threading.Event()
         self._warned: set[str] = set()
@@ -153,6 +166,7 @@ class RemoteStore:
             headers = {"content-type": "application/json", **(headers or {})}
         extra = {} if timeout is None else {"timeout": timeout}
         last: str = ""
+        code: str | None = None
         for attempt in range(tries):
             if attempt:
                 time.sleep(self.backoff * (2 ** (attempt - 1)))
@@ -168,15 +182,15 @@ class RemoteStore:
                     **extra,
                 )
             except self._httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last, code = f"{type(exc).__name__}: {exc}", None
                 continue
             if response.status_code in RETRY_STATUSES:
-                last = f"HTTP {response.status_code}: {response.text[:200]}"
+                last, code = f"HTTP {response.status_code}: {response.text[:200]}", _code(response)
                 continue
             if response.status_code >= 400:
                 raise self._error(response)
             return response
-        raise ServerUnreachable(f"runlane server {self._url} is unreachable ({last})")
+        raise ServerUnreachable(f"runlane server {self._url} is unreachable ({last})", code)
 
     def _error(self, response: Any) -> RunlaneError:
         from runlane.server.wire import exception_for
@@ -227,10 +241,12 @@ class RemoteStore:
     # --- runs ---------------------------------------------------------------------------
     def create_run(self, spec: RunSpec) -> tuple[RunInfo, bool]:
         with self._order:
-            if not self.spool.pending():
+            if not self.spool.pending("records"):
                 try:
                     answer = self._post("/runs", spec_to_wire(spec))
-                    return info_from_wire(answer["run"]), bool(answer["existed"])
+                    info = info_from_wire(answer["run"])
+                    self._known[info.id] = info
+                    return info, bool(answer["existed"])
                 except ServerUnreachable as exc:
                     self._warn("create", exc)
             run_id = spec.run_id or docs.new_run_id()
@@ -245,9 +261,11 @@ class RemoteStore:
     def get_run(self, run_id: str) -> RunInfo:
         try:
             return info_from_wire(self._get(f"/runs/{self._id(run_id)}"))
-        except (ServerUnreachable, NotFoundError):
+        except (ServerUnreachable, NotFoundError) as exc:
             if run_id in self._offline:
                 return self._offline[run_id]
+            if isinstance(exc, ServerUnreachable) and run_id in self._known:
+                return self._known[run_id]  # as created: artifact calls spool meanwhile
             raise
 
     def resolve_run(self, ref: str) -> str:
@@ -277,6 +295,27 @@ class RemoteStore:
             if page["nextOffset"] is None or not page["runs"]:
                 break
         return out
+
+    def count_runs(self, *, project: str | None = None, where: str | None = None) -> int:
+        """``GET /runs?total=1&limit=0``: the server counts, nothing is listed."""
+        page = self._get("/runs", project=project, where=where, limit=0, total=1)
+        return int(page["total"])
+
+    def group_runs(
+        self,
+        by: str,
+        *,
+        project: str | None = None,
+        where: str | None = None,
+        max_ids: int = MAX_IDS,
+    ) -> list[RunGroup]:
+        """``GET /runs/group-counts``; values arrive as the server's store keeps them."""
+        d = self._get("/runs/group-counts", by=by, project=project, where=where, max_ids=max_ids)
+        return [group_from_wire(g) for g in d["groups"]]
+
+    def list_projects(self) -> list[ProjectSummary]:
+        """``GET /projects`` (only the token's project when it is scoped to one)."""
+        return [project_from_wire(p) for p in self._get("/projects")["projects"]]
 
     def delete_run(self, run_id: str) -> None:
         self._send("DELETE", f"/runs/{self._id(run_id)}")
@@ -310,7 +349,7 @@ class RemoteStore:
 
     def _write_one(self, run_id: str, body: bytes) -> None:
         with self._order:
-            if not self.spool.pending():
+            if not self.spool.pending("records"):  # artifact commits waiting do not hold it
                 try:
                     self._send("POST", f"/runs/{self._id(run_id)}/batches", content=body)
                     return
@@ -319,11 +358,20 @@ class RemoteStore:
             self.spool.append("batch", run_id, body)
         self._start_replayer()
 
+    def note_spooled(self, what: str, exc: Exception | None) -> None:
+        """Another module spooled an entry (artifact commits): warn once about ``exc``
+        (the failure that made it spool, if any) and replay in the background."""
+        if exc is not None:
+            self._warn(what, exc)
+        self._start_replayer()
+
     def _warn(self, what: str, exc: Exception) -> None:
         if what not in self._warned:
             self._warned.add(what)
+            lane = "artifact commits" if what == "artifact" else "runs and records"
             print(
-                f"runlane: {exc}; spooling to {self.spool.folder} and replaying when it is back",
+                f"runlane: {exc}; spooling {lane} to {self.spool.folder} and replaying when it "
+                "is back",
                 file=sys.stderr,
             )
 
@@ -339,10 +387,24 @@ class RemoteStore:
 
     # --- spool replay -------------------------------------------------------------------
     def replay(self) -> bool:
-        """Send every spooled entry, oldest first; return True when the spool is empty.
-        An entry the server refuses (4xx: a deleted run, ...) is moved to ``failed/``."""
+        """Send every spooled entry, oldest first within its lane (see
+        :mod:`runlane.store.spool`); return True when the spool is empty. A failing record
+        entry holds back both lanes (artifacts need their run); a failing artifact commit
+        only later artifact commits. An entry the server refuses (4xx: a deleted run, ...)
+        is moved to ``failed/``."""
         with self.spool.locked():
+            if (self.spool.folder / "artifacts").is_dir():
+                from runlane.artifacts.remote.spool import sweep
+
+                sweep(self.spool)
+            artifacts_held = False
             for path in self.spool.entries():
+                if Spool.kind(path) == "artifact":  # uploads: not under the order lock
+                    from runlane.artifacts.remote.spool import replay_entry
+
+                    if not artifacts_held and not replay_entry(self, path):
+                        artifacts_held = True
+                    continue
                 with self._order:
                     if not path.exists():
                         continue
@@ -460,6 +522,17 @@ class RemoteStore:
         d = self._get(f"/runs/{self._id(run_id)}/lineage")
         return [lineage_from_wire(r) for r in d["lineage"]]
 
+    def read_lineage_many(self, run_ids: Sequence[str]) -> dict[str, list[LineageRecord]]:
+        """``POST /runs/lineage``, :data:`PAGE` runs per request."""
+        wanted = {self._id(run_id): run_id for run_id in run_ids}
+        ids = list(wanted)
+        out: dict[str, list[LineageRecord]] = {}
+        for first in range(0, len(ids), PAGE):
+            d = self._post("/runs/lineage", {"ids": ids[first : first + PAGE]})
+            for server_id, records in d["lineage"].items():
+                out[wanted.get(server_id, server_id)] = [lineage_from_wire(r) for r in records]
+        return out
+
     def run_path(self, run_id: str) -> str | None:
         return None
 
@@ -474,6 +547,14 @@ class RemoteStore:
             with contextlib.suppress(Exception):
                 self.replay()
         self._http.close()
+
+
+def _code(response: Any) -> str | None:
+    """The runlane error code of an answer (``{"error": {"code": ...}}``), else None."""
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _plain(value: Any) -> Any:

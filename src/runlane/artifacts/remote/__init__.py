@@ -11,6 +11,9 @@ the local code runs untouched.
 * :mod:`.run` — :class:`RemoteArtifacts`, the writes of one run (validate as locally,
   upload, commit, return the record the server stored), and :class:`RemoteRunArtifacts`,
   ``run.artifacts`` read back.
+* :mod:`.commits` — one commit sent: its files, then the commit under its ``commit_id``.
+* :mod:`.spool` — commits kept on this disk (with a copy of their files) while the server is
+  unreachable, replayed in order; :mod:`.pending` — what such a call returns meanwhile.
 * :mod:`.registry` — a project's versioned artifacts and model registry on the server.
 * :mod:`.files` — downloads through the server (Range-resumed, verified against sha256).
 """

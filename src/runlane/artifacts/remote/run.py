@@ -7,8 +7,10 @@ Every write validates its arguments exactly as the local code does, before anyth
 with one request that carries a fresh ``commit_id`` (a retried commit is applied once). The
 server runs the local artifact code on its side and answers the record it stored, which is
 what the call returns. Lineage is recorded by the server. Calls are synchronous: they return
-once the record is visible on the server; with the server unreachable they raise
-:class:`~runlane.store.remote.ServerUnreachable` (artifacts are not spooled).
+once the record is visible on the server. With the server unreachable (or while the spool
+still holds older requests) the commit and a copy of its files are spooled on this disk and
+replayed in order later (:mod:`.spool`); the call then returns the record computed locally,
+marked pending (:mod:`.pending`: ``extra["pending"]``, versions not numbered yet).
 
 Files written into the staging ``get_outputs_path()`` folder are uploaded at ``finish()``.
 """
@@ -17,8 +19,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,8 @@ from runlane.artifacts.reading import RunArtifacts
 from runlane.artifacts.records import ArtifactRecord, FileEntry
 from runlane.artifacts.registry import Checkpoint, ModelVersion
 from runlane.artifacts.remote.client import url_path
-from runlane.artifacts.remote.upload import Parts, bytes_ref, file_ref, send_bytes
+from runlane.artifacts.remote.commits import FileSlot
+from runlane.artifacts.remote.pending import is_pending, pending_version
 from runlane.artifacts.storage import BlobStorage, Progress
 from runlane.artifacts.transfer import source_stat
 from runlane.artifacts.versions import Artifact, ArtifactVersion, walk_files
@@ -75,18 +76,6 @@ def checkpoint_from(doc: Mapping[str, Any]) -> Checkpoint:
     )
 
 
-def _swap_refs(value: Any, ids: Mapping[str, str]) -> Any:
-    """``value`` with each ``"upload_id": "form:..."`` replaced by the upload in ``ids``."""
-    if isinstance(value, dict):
-        out = {k: _swap_refs(v, ids) for k, v in value.items()}
-        if out.get("upload_id") in ids:
-            out["upload_id"] = ids[out["upload_id"]]
-        return out
-    if isinstance(value, list):
-        return [_swap_refs(v, ids) for v in value]
-    return value
-
-
 def _source(path: object) -> tuple[Path, bool]:
     if not isinstance(path, str | os.PathLike):
         raise InvalidArgumentError(
@@ -110,40 +99,21 @@ class RemoteArtifacts:
         return self.client.server_id(self.home.run_id)
 
     # --- plumbing ---------------------------------------------------------------------------
-    def _send_source(
-        self, source: Path, is_dir: bool, parts: Parts, progress: Progress | None
-    ) -> dict[str, Any]:
-        """Send a file or folder; its ``source`` spec ``{name, is_dir, files}``."""
+    @staticmethod
+    def _source_spec(source: Path, is_dir: bool) -> dict[str, Any]:
+        """The ``source`` spec ``{name, is_dir, files}`` of a file or folder (files as
+        FileSlots: sent, or copied into the spool, by :meth:`_commit`)."""
         pairs = walk_files(source) if is_dir else [(source, source.name)]
-        files = [
-            file_ref(
-                self.client.store, src, rel, run_id=self.server_run, parts=parts, progress=progress
-            )
-            for src, rel in pairs
-        ]
+        files = [FileSlot(rel, src=src) for src, rel in pairs]
         return {"name": source.name, "is_dir": is_dir, "files": files}
 
-    def _commit(self, route: str, spec: dict[str, Any], parts: Parts) -> Any:
-        from runlane.server.wire import WireError
+    def _commit(self, route: str, spec: dict[str, Any], progress: Progress | None = None) -> Any:
+        """Send and commit ``spec`` under a fresh commit id, or spool it (server
+        unreachable, or older requests still spooled): the server's answer, or the pending
+        one computed here (see :mod:`.spool`)."""
+        from runlane.artifacts.remote.spool import commit_or_spool
 
-        path = url_path("runs", self.server_run, route)
-        spec["commit_id"] = uuid.uuid4().hex
-        try:
-            return self.client.commit(path, spec, parts.data)
-        except WireError as exc:
-            if exc.code != "payload_too_large" or not parts.data:
-                raise
-        # the server takes smaller requests (--max-body): send the small files as uploads
-        scratch = Path(tempfile.gettempdir())
-        ids = {
-            f"form:{name}": send_bytes(
-                self.client.store, data, run_id=self.server_run, scratch=scratch
-            )
-            for name, data in parts.data.items()
-        }
-        spec = _swap_refs(spec, ids)
-        spec["commit_id"] = uuid.uuid4().hex
-        return self.client.commit(path, spec, {})
+        return commit_or_spool(self.client, self.home, route, spec, progress)
 
     def _record(self, doc: Mapping[str, Any]) -> ArtifactRecord:
         record = ArtifactRecord.from_dict(plain(doc))
@@ -179,9 +149,8 @@ class RemoteArtifacts:
             "versioned": bool(versioned),
             "timestamp": check_time(timestamp),
         }
-        parts = Parts()
-        spec["source"] = self._send_source(source, is_dir, parts, progress)
-        return self._record(self._commit("artifacts", {"type": "path", **spec}, parts))
+        spec["source"] = self._source_spec(source, is_dir)
+        return self._record(self._commit("artifacts", {"type": "path", **spec}, progress))
 
     def log_encoded(
         self, encoded: Encoded, *, name: str, kind: str, step: object, timestamp: float | None
@@ -195,22 +164,12 @@ class RemoteArtifacts:
             "ext": encoded.ext,
             "value": encoded.value,
         }
-        parts = Parts()
         if encoded.source is not None:
-            spec["file"] = file_ref(
-                self.client.store, encoded.source, "asset", run_id=self.server_run, parts=parts
-            )
+            spec["file"] = FileSlot("asset", src=encoded.source)
         else:
             assert encoded.data is not None
-            spec["file"] = bytes_ref(
-                self.client.store,
-                encoded.data,
-                "asset",
-                run_id=self.server_run,
-                parts=parts,
-                scratch=Path(tempfile.gettempdir()),
-            )
-        return self._record(self._commit("artifacts", spec, parts))
+            spec["file"] = FileSlot("asset", data=encoded.data)
+        return self._record(self._commit("artifacts", spec))
 
     def log_value(
         self, *, name: str, kind: str, step: object, timestamp: float | None, value: Any
@@ -223,7 +182,7 @@ class RemoteArtifacts:
             "timestamp": check_time(timestamp),
             "value": value,
         }
-        return self._record(self._commit("artifacts", spec, Parts()))
+        return self._record(self._commit("artifacts", spec))
 
     def log_model(
         self,
@@ -258,9 +217,8 @@ class RemoteArtifacts:
             "description": description,
             "timestamp": check_time(timestamp),
         }
-        parts = Parts()
-        spec["source"] = self._send_source(source, is_dir, parts, progress)
-        return self._record(self._commit("models", spec, parts))
+        spec["source"] = self._source_spec(source, is_dir)
+        return self._record(self._commit("models", spec, progress))
 
     def log_checkpoint(
         self,
@@ -270,11 +228,10 @@ class RemoteArtifacts:
     ) -> Checkpoint:
         at_epoch, values = check_checkpoint(epoch, metrics)
         spec: dict[str, Any] = {"epoch": at_epoch, "metrics": values}
-        parts = Parts()
         if path is not None:
             source, is_dir = _source(path)
-            spec["source"] = self._send_source(source, is_dir, parts, None)
-        checkpoint = checkpoint_from(self._commit("checkpoints", spec, parts))
+            spec["source"] = self._source_spec(source, is_dir)
+        checkpoint = checkpoint_from(self._commit("checkpoints", spec))
         if checkpoint.artifact:
             self._logged.add(checkpoint.artifact)
         return checkpoint
@@ -283,13 +240,7 @@ class RemoteArtifacts:
         self, artifact: Artifact, *, aliases: Iterable[str] = (), progress: Progress | None = None
     ) -> ArtifactVersion:
         wanted = [check_key(a, "alias") for a in aliases]
-        parts = Parts()
-        files = [
-            file_ref(
-                self.client.store, src, rel, run_id=self.server_run, parts=parts, progress=progress
-            )
-            for src, rel in artifact.collect()
-        ]
+        files = [FileSlot(rel, src=src) for src, rel in artifact.collect()]
         spec = {
             "name": artifact.name,
             "type": artifact.type,
@@ -298,7 +249,9 @@ class RemoteArtifacts:
             "files": files,
             "aliases": wanted,
         }
-        doc = self._commit("artifact-versions", spec, parts)
+        doc = self._commit("artifact-versions", spec, progress)
+        if is_pending(doc):
+            return pending_version(doc, self.home)
         return self.client.versions(self.home.owner, self.home.project).version_from(doc)
 
     # --- reads the writes need ----------------------------------------------------------------
