@@ -44,6 +44,11 @@ def data_root(store: Store) -> Path:
 
 
 def project_dir(store: Store, owner: str, project: str) -> Path:
+    """``<data root>/<owner>/<project>``. A store whose records live elsewhere (a
+    ServerStore: PostgreSQL) brings them into that folder first (``touch_artifacts``)."""
+    touch = getattr(store, "touch_artifacts", None)
+    if touch is not None:
+        touch(owner, project)
     return data_root(store) / owner / project
 
 

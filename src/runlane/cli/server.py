@@ -34,8 +34,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     server.add_argument(
         "--files",
         metavar="DIR",
-        help="with a postgresql:// store: folder for artifact records, shared by replicas "
-        "($RUNLANE_SERVER_FILES, else $RUNLANE_DIR/.server-files)",
+        help="with a postgresql:// store: this process's cache of the artifact records kept "
+        "in PostgreSQL; never shared by replicas ($RUNLANE_SERVER_FILES, else "
+        "$RUNLANE_DIR/.server-files)",
     )
     server.add_argument(
         "--s3-endpoint",

@@ -4,8 +4,14 @@
 uploaded through :mod:`runlane.server.upload_area`.
 
 * **Where records live**: under :func:`~runlane.artifacts.home.data_root` of the store — a
-  LocalStore's folder (the same run folders the SDK writes), or a ServerStore's ``--files``
-  folder (``<owner>/<project>/.runs/<run id>/``, ``.artifacts/``, ``.models/``).
+  LocalStore's folder (the same run folders the SDK writes) — or, for a ServerStore, in
+  PostgreSQL: the artifact code works on a cache folder (``--files``:
+  ``<owner>/<project>/.runs/<run id>/``, ``.artifacts/``, ``.models/``) that
+  :mod:`runlane.store.server.mirror` pulls before reads (through
+  :func:`~runlane.artifacts.home.project_dir`) and pushes after writes: every commit and
+  alias move runs in :meth:`ArtifactService.writing` of its project, locked across
+  replicas. Uploads then live in PostgreSQL and the object store
+  (:mod:`runlane.server.shared_uploads`), so any replica continues or commits them.
 * **Where bytes live**: with a ServerStore whose object store is S3 (``runlane server
   --artifacts s3://bucket/prefix``) every file goes content-addressed to
   ``s3://bucket/prefix/artifacts`` (same endpoint and keys); otherwise into the run folder and
@@ -16,7 +22,8 @@ uploaded through :mod:`runlane.server.upload_area`.
   code copies them into place (and hashes again while copying), then the uploads are removed.
   A failed commit leaves its uploads, so the client may retry it. A commit carrying a
   ``commit_id`` runs once: a retry gets the first answer.
-* **Durability**: a commit returns after the record is visible and its local files fsynced.
+* **Durability**: a commit returns after the record is visible and its local files fsynced
+  (for a ServerStore: after the transaction holding its records committed).
 * Lineage the artifact code emits is written to the store at once.
 """
 
@@ -27,10 +34,10 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runlane.artifacts import writes
 from runlane.artifacts.assets import Encoded
@@ -52,10 +59,13 @@ from runlane.names import check_name, check_path
 from runlane.server.upload_area import UploadArea, check_upload_id
 from runlane.server.wire import WireError
 from runlane.store.base import Store
-from runlane.store.local.files import locked
 from runlane.store.wire import jsonable
 
+if TYPE_CHECKING:
+    from runlane.store.server.mirror import ArtifactMirror
+
 _EXT = re.compile(r"^[A-Za-z0-9_+-]{1,16}(\.[A-Za-z0-9_+-]{1,16})?$")
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def record_json(record: ArtifactRecord) -> dict[str, Any]:
@@ -140,10 +150,38 @@ class ArtifactService:
         return data_root(self.store)
 
     @property
+    def mirror(self) -> ArtifactMirror | None:
+        """The ServerStore's record mirror; None for a store whose folder is the truth."""
+        mirror: ArtifactMirror | None = getattr(self.store, "mirror", None)
+        return mirror
+
+    @property
     def uploads(self) -> UploadArea:
         if self._uploads is None:
-            self._uploads = UploadArea(self.root / ".uploads")
+            if self.mirror is not None:
+                from runlane.server.shared_uploads import SharedStore, SharedUploadArea
+
+                shared: SharedStore = self.store  # type: ignore[assignment]  # a ServerStore
+                self._uploads = SharedUploadArea(shared, self.root / ".uploads")
+            else:
+                self._uploads = UploadArea(self.root / ".uploads")
         return self._uploads
+
+    def writing(
+        self, owner: str, project: str, run_id: str | None = None
+    ) -> AbstractContextManager[Any]:
+        """The block in which artifact records of ``owner/project`` are written: locked
+        across replicas, pulled before and pushed after, for a ServerStore; nothing more for
+        a folder store (its folder is the truth). The block changes nothing but the
+        project's ``.artifacts`` and ``.models`` and the folder of ``run_id``."""
+        mirror = self.mirror
+        if mirror is None:
+            return contextlib.nullcontext()
+        scope = f"{owner}/{project}"
+        within = [f"{scope}/.artifacts", f"{scope}/.models"]
+        if run_id is not None:
+            within.append(f"{scope}/.runs/{run_id}")
+        return mirror.write(scope, within=within)
 
     @property
     def remote(self) -> BlobStorage | None:
@@ -231,17 +269,51 @@ class ArtifactService:
             "version": self._log_version,
         }[kind]
         commit_id = spec.get("commit_id")
-        if commit_id is None:
-            return handler(run_id, spec)
-        if not isinstance(commit_id, str):
+        if commit_id is not None and not isinstance(commit_id, str):
             raise InvalidArgumentError(f"commit_id {commit_id!r} must be 32 hex digits")
-        with locked(self.uploads.commit_lock(commit_id)):
-            done = self.uploads.commit_answer(commit_id)
+        if self.mirror is None:  # a folder store: the commit's own file lock
+            if commit_id is None:
+                return handler(run_id, spec)
+            with self.uploads.commit_guard(commit_id):
+                done = self.uploads.commit_answer(commit_id)
+                if done is not None:
+                    return done
+                answer = handler(run_id, spec)
+                self.uploads.remember_commit(commit_id, answer)
+                return answer
+        # a ServerStore: the project's write block serializes the commit across replicas,
+        # and its answer is kept in the transaction that pushes the commit's records
+        answers: Any = self.uploads  # a SharedUploadArea
+        if commit_id is not None:
+            done = answers.commit_answer(commit_id)
             if done is not None:
                 return done
+        info = self.store.get_run(run_id)
+        self._prepare(info.owner, info.project, spec)
+        with self.writing(info.owner, info.project, run_id) as conn:
+            if commit_id is not None:
+                done = answers.commit_answer(commit_id, conn)
+                if done is not None:
+                    return done
             answer = handler(run_id, spec)
-            self.uploads.remember_commit(commit_id, answer)
-            return answer
+            if commit_id is not None:
+                answers.remember_commit(commit_id, answer, conn)
+        return answer
+
+    def _prepare(self, owner: str, project: str, spec: Mapping[str, Any]) -> None:
+        """Before a ServerStore's project is locked: bring the commit's uploads into this
+        process and their bytes into the object store (content-addressed, so the artifact
+        code finds them stored), leaving only records to write under the lock. Best effort:
+        the commit itself reports what is wrong with an upload."""
+        if self.mirror is None:
+            return
+        for upload_id, sha256 in _upload_refs(spec):
+            try:
+                upload, path, _ = self.uploads.finished(upload_id, sha256)
+                if self.remote is not None and (upload.owner, upload.project) == (owner, project):
+                    self.remote.put_blob(path)
+            except Exception:  # the commit raises it again, with its context
+                continue
 
     def _finish(self, ctx: ArtifactContext) -> None:
         ctx.sync()
@@ -420,6 +492,22 @@ class ArtifactService:
             artifacts_dir=registry.project_dir / ".artifacts",
         )
         return Located(storage, entry.key, entry.size, entry.sha256, _basename(entry.path))
+
+
+def _upload_refs(spec: object) -> list[tuple[str, str | None]]:
+    """``(upload id, sha256)`` of every well-formed file reference in a commit spec."""
+    out: list[tuple[str, str | None]] = []
+    if isinstance(spec, Mapping):
+        upload_id = spec.get("upload_id")
+        if isinstance(upload_id, str) and _UPLOAD_ID.match(upload_id):
+            sha = spec.get("sha256")
+            out.append((upload_id, sha if isinstance(sha, str) else None))
+        for value in spec.values():
+            out.extend(_upload_refs(value))
+    elif isinstance(spec, list):
+        for value in spec:
+            out.extend(_upload_refs(value))
+    return out
 
 
 def _entry_at(record: ArtifactRecord, rel: str) -> FileEntry | None:

@@ -45,8 +45,10 @@ def is_loopback(host: str) -> bool:
 
 
 def server_files_root(files: str | None) -> str:
-    """The folder of a ServerStore's artifact records: ``files``, else
-    ``RUNLANE_SERVER_FILES``, else ``<RUNLANE_DIR>/.server-files``."""
+    """The cache folder of a ServerStore's artifact records (kept in PostgreSQL, see
+    :mod:`runlane.store.server.mirror`): ``files``, else ``RUNLANE_SERVER_FILES``, else
+    ``<RUNLANE_DIR>/.server-files``. A second process given the same folder uses a private
+    one."""
     return (
         files
         or os.environ.get("RUNLANE_SERVER_FILES")

@@ -7,8 +7,9 @@ Layout under ``<files root>/.uploads/``::
     <id>/data          the bytes received so far; its size is the upload's offset
     .commits/<id>.json the answer of a finished commit (replayed for a retried commit)
 
-The offset lives on disk, so it survives a restart and replicas sharing the folder agree.
-Contracts:
+The offset lives on disk, so it survives a restart. This is the upload area of a folder
+store; a ServerStore's keeps the same contracts in PostgreSQL and the object store, so that
+replicas share it (:mod:`runlane.server.shared_uploads`). Contracts:
 
 * :meth:`UploadArea.append` streams one chunk to the end of ``data`` under a non-blocking
   exclusive lock; a chunk whose offset is not the current size (or an upload another request
@@ -33,15 +34,16 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from runlane.artifacts.errors import ChecksumMismatchError
 from runlane.artifacts.transfer import hash_file
 from runlane.errors import InvalidArgumentError, NotFoundError, StoreError
 from runlane.server.wire import WireError
-from runlane.store.local.files import read_json, write_json
+from runlane.store.local.files import locked, read_json, write_json
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -198,6 +200,15 @@ class UploadArea:
         """Stream ``body`` to the end of the upload if it stands at ``offset``; returns the
         new offset. Raises OffsetMismatch (nothing written) or InvalidArgumentError when the
         chunk would pass the declared size (nothing of it kept)."""
+        return await self._append(upload, offset, body)
+
+    def fill(self, upload_id: str, source: BinaryIO) -> None:
+        """Make ``source`` (read to its end) the whole content of a new, empty upload (a
+        form part of a one-shot commit)."""
+        with open(self.data(upload_id), "wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+
+    async def _append(self, upload: Upload, offset: int, body: AsyncIterator[bytes]) -> int:
         try:
             fd = os.open(self.data(upload.id), os.O_WRONLY | os.O_APPEND)
         except FileNotFoundError:
@@ -299,6 +310,11 @@ class UploadArea:
         folder = self.root / ".commits"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{check_upload_id(commit_id)}.lock"
+
+    def commit_guard(self, commit_id: str) -> AbstractContextManager[None]:
+        """Held while a commit with this id runs, so a concurrent retry waits for its
+        answer."""
+        return locked(self.commit_lock(commit_id))
 
     def staging(self) -> Path:
         """A fresh, empty folder beside the uploads (same filesystem: uploads hard-link in)."""

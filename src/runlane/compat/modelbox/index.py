@@ -5,8 +5,9 @@ and name, a checkpoint's experiment and epoch, a file's parent and path) that ca
 back into names, while runlane finds models, versions and checkpoints by name. Every object
 the ModelBox mapping creates or lists leaves ``ids/<first two hex>/<id>.json`` — ``{"kind",
 "owner", "project", ...}`` — beside the store's artifact records
-(:func:`runlane.artifacts.home.data_root`), so every process serving the same store (server
-replicas share that folder) resolves the id without a scan.
+(:func:`runlane.artifacts.home.data_root`), so every process serving the same store resolves
+the id without a scan (a ServerStore keeps ``.modelbox/`` in PostgreSQL through its mirror,
+:mod:`runlane.store.server.mirror`, so replicas on other hosts see it too).
 
 A document is written once, atomically (temporary file + rename), and never changes meaning:
 readers see nothing or the whole document. Ids that are not hex digests are never looked up,

@@ -21,20 +21,31 @@ and :mod:`runlane.compat.modelbox.files`), so what one writes the other reads:
   parents (all checked before any is written); ``ListArtifacts`` lists a parent's files.
 
 Every rpc checks the caller's grant on the project of the object it touches.
+
+On a ServerStore, whose artifact records live in PostgreSQL (:mod:`runlane.store.server.mirror`),
+the rpcs that create or change objects run in :meth:`ObjectRpcs.writing` of the projects they
+touch plus the ModelBox id index (locked across replicas, pulled before, pushed after), and
+the others pull what they read first (:meth:`ObjectRpcs.pulling`); an id this process cannot
+resolve pulls every scope before it is reported unknown. ``UploadFile`` receives the bytes
+before it locks anything.
 """
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from runlane import settings
 from runlane.compat.modelbox.backend import CheckpointRecord, ModelRecord, ModelVersionRecord
-from runlane.compat.modelbox.files import ModelBoxFiles, check_tracked
+from runlane.compat.modelbox.files import CHUNK, ModelBoxFiles, check_tracked
 from runlane.compat.modelbox.objects import ModelBoxObjects, Parent, experiment_only
-from runlane.errors import InvalidArgumentError
+from runlane.errors import InvalidArgumentError, NotFoundError
 from runlane.names import check_name
 from runlane.server.context import ServerContext
 from runlane.server.grpc.convert import (
@@ -48,6 +59,11 @@ from runlane.server.grpc.convert import (
 )
 from runlane.server.grpc.protos import M, model_versions_message
 
+if TYPE_CHECKING:
+    from runlane.store.server.mirror import ArtifactMirror
+
+Project = tuple[str, str]
+
 
 class ObjectRpcs:
     """Handlers ``(request, grant) -> response`` (server streams also take a stop event)."""
@@ -56,9 +72,49 @@ class ObjectRpcs:
     objects: ModelBoxObjects
     files: ModelBoxFiles
 
+    # --- the mirror of a ServerStore ----------------------------------------------------
+    def _mirror(self) -> ArtifactMirror | None:
+        mirror: ArtifactMirror | None = getattr(self.ctx.store, "mirror", None)
+        return mirror
+
+    def _scopes(self, projects: tuple[Project, ...], index: bool) -> list[str]:
+        from runlane.store.server.mirror import MODELBOX, scope_of
+
+        return [scope_of(o, p) for o, p in projects] + ([MODELBOX] if index else [])
+
+    def writing(
+        self, *projects: Project, index: bool = True, run_id: str | None = None
+    ) -> AbstractContextManager[Any]:
+        """The block that changes objects of ``projects`` (and the id index): see the module
+        docstring. Nothing more for a folder store. In a project the mapping writes only
+        ``.models``, ``.artifacts`` and the folder of the parent's run (``run_id``)."""
+        mirror = self._mirror()
+        if mirror is None:
+            return contextlib.nullcontext()
+        scopes = self._scopes(projects, index)
+        within = [
+            f"{s}/{sub}" for s in scopes[: len(projects)] for sub in (".models", ".artifacts")
+        ]
+        if run_id is not None:
+            within += [f"{s}/.runs/{run_id}" for s in scopes[: len(projects)]]
+        return mirror.write(*scopes, within=within)
+
+    def pulling(self, *projects: Project, index: bool = True) -> None:
+        """Bring the records of ``projects`` (and the id index) up to date."""
+        mirror = self._mirror()
+        if mirror is not None:
+            mirror.pull(*self._scopes(projects, index))
+
     def parent(self, parent_id: str, grant: Any, role: str) -> Parent:
         """The object ``parent_id`` once the grant allows ``role`` on its project."""
-        found = self.objects.resolve(parent_id)
+        try:
+            found = self.objects.resolve(parent_id)
+        except NotFoundError:
+            mirror = self._mirror()
+            if mirror is None:
+                raise
+            mirror.pull_all()  # made through another replica?
+            found = self.objects.resolve(parent_id)
         self.ctx.allow_project(grant, found.owner, found.project, role)
         return found
 
@@ -71,11 +127,12 @@ class ObjectRpcs:
         namespace = check_name(req.namespace, "namespace")
         owner = check_name(req.owner or settings.default_owner(), "owner")
         self.ctx.allow_project(grant, owner, namespace, "write")
-        record = self.objects.create_model(
-            req.name, owner, namespace, req.task, req.description, metadata_of(req.metadata)
-        )
-        if not record.exists:
-            self._track(self.objects.model(record.id), req.files)
+        with self.writing((owner, namespace)):
+            record = self.objects.create_model(
+                req.name, owner, namespace, req.task, req.description, metadata_of(req.metadata)
+            )
+            if not record.exists:
+                self._track(self.objects.model(record.id), req.files)
         return M("CreateModelResponse")(
             id=record.id,
             created_at=timestamp(record.created_at),
@@ -99,23 +156,28 @@ class ObjectRpcs:
     def ListModels(self, req: Any, grant: Any) -> Any:
         namespace = check_name(req.namespace, "namespace")
         allow = None if grant is None else (lambda o, p: bool(grant.allows(o, p, "read")))
+        mirror = self._mirror()
+        if mirror is not None:
+            mirror.pull_project(namespace)
+        self.pulling()
         records = self.objects.list_models(namespace, allow)
         return M("ListModelsResponse")(models=[self._model(r) for r in records])
 
     # --- versions -----------------------------------------------------------------------
     def CreateModelVersion(self, req: Any, grant: Any) -> Any:
         model = self.parent(req.model, grant, "write")
-        record = self.objects.create_model_version(
-            model.id,
-            req.version,
-            req.name,
-            req.description,
-            FRAMEWORKS.get(int(req.framework), "unknown"),
-            list(req.unique_tags),
-            metadata_of(req.metadata),
-        )
-        if not record.exists:
-            self._track(self.objects.resolve(record.id), req.files)
+        with self.writing((model.owner, model.project)):
+            record = self.objects.create_model_version(
+                model.id,
+                req.version,
+                req.name,
+                req.description,
+                FRAMEWORKS.get(int(req.framework), "unknown"),
+                list(req.unique_tags),
+                metadata_of(req.metadata),
+            )
+            if not record.exists:
+                self._track(self.objects.resolve(record.id), req.files)
         return M("CreateModelVersionResponse")(
             model_version=record.id,
             created_at=timestamp(record.created_at),
@@ -140,6 +202,7 @@ class ObjectRpcs:
 
     def ListModelVersions(self, req: Any, grant: Any) -> Any:
         model = self.parent(req.model, grant, "read")
+        self.pulling((model.owner, model.project))
         records = self.objects.list_model_versions(model.id)
         if not records:
             return M("ListModelVersionsResponse")()
@@ -155,11 +218,12 @@ class ObjectRpcs:
             raise InvalidArgumentError(
                 "checkpoints keep no metadata; update the experiment's metadata instead"
             )
-        record = self.objects.create_checkpoint(
-            experiment.id, int(req.epoch), {k: f32(v) for k, v in req.metrics.items()}
-        )
-        if not record.exists:
-            self._track(self.objects.resolve(record.id), req.files)
+        with self.writing((experiment.owner, experiment.project), run_id=experiment.run_id):
+            record = self.objects.create_checkpoint(
+                experiment.id, int(req.epoch), {k: f32(v) for k, v in req.metrics.items()}
+            )
+            if not record.exists:
+                self._track(self.objects.resolve(record.id), req.files)
         return M("CreateCheckpointResponse")(
             checkpoint_id=record.id,
             created_at=timestamp(record.created_at),
@@ -181,12 +245,14 @@ class ObjectRpcs:
     def ListCheckpoints(self, req: Any, grant: Any) -> Any:
         experiment = self.parent(req.experiment_id, grant, "read")
         experiment_only(experiment, "checkpoints")
+        self.pulling((experiment.owner, experiment.project))
         records = self.objects.list_checkpoints(experiment.id)
         return M("ListCheckpointsResponse")(checkpoints=[self._checkpoint(r) for r in records])
 
     def GetCheckpoint(self, req: Any, grant: Any) -> Any:
         experiment = self.parent(req.experiment_id, grant, "read")
         experiment_only(experiment, "checkpoints")
+        self.pulling((experiment.owner, experiment.project))
         record = self.objects.get_checkpoint(experiment.id, int(req.epoch))
         return M("GetCheckpointResponse")(checkpoint=self._checkpoint(record))
 
@@ -208,10 +274,21 @@ class ObjectRpcs:
                     )
                 yield request.chunks
 
-        record = self.files.upload(target, meta.path, meta.checksum, int(meta.file_type), chunks())
+        path, checksum, kind = meta.path, meta.checksum, int(meta.file_type)
+        if self._mirror() is None:
+            record = self.files.upload(target, path, checksum, kind, chunks())
+            return M("UploadFileResponse")(file_id=record.id)
+        with tempfile.TemporaryDirectory(prefix="runlane-grpc-upload-") as folder:
+            spool = Path(folder) / "data"  # received before anything is locked
+            with open(spool, "wb") as out:
+                for chunk in chunks():
+                    out.write(chunk)
+            with self.writing((target.owner, target.project), run_id=target.run_id):
+                record = self.files.upload(target, path, checksum, kind, _replay(spool))
         return M("UploadFileResponse")(file_id=record.id)
 
     def DownloadFile(self, req: Any, grant: Any, stop: threading.Event) -> Iterator[Any]:
+        self.pulling()
         owner, record = self.files.find(req.file_id)
         self.ctx.allow_project(grant, owner.owner, owner.project, "read")
         chunks = self.files.read(owner, record)
@@ -226,12 +303,20 @@ class ObjectRpcs:
         parents = [self.parent(f.parent_id, grant, "write") for f in req.files]
         for f in req.files:
             check_tracked(f.path, f.checksum)
-        for parent, f in zip(parents, req.files, strict=True):
-            self.files.track(parent, f.path, f.checksum, int(f.file_type))
+        with self.writing():
+            for parent, f in zip(parents, req.files, strict=True):
+                self.files.track(parent, f.path, f.checksum, int(f.file_type))
         return M("TrackArtifactsResponse")(
             num_files_tracked=len(parents), created_at=timestamp(time.time())
         )
 
     def ListArtifacts(self, req: Any, grant: Any) -> Any:
         parent = self.parent(req.parent_id, grant, "read")
+        self.pulling()
         return M("ListArtifactsResponse")(files=[file_message(f) for f in self.files.files(parent)])
+
+
+def _replay(spool: Path) -> Iterator[bytes]:
+    with open(spool, "rb") as source:
+        while block := source.read(CHUNK):
+            yield block

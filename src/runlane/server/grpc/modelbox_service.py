@@ -157,7 +157,8 @@ class ModelBoxService(ObjectRpcs):
         values = {k: to_python(v) for k, v in req.metadata.metadata.items()}
         at = time.time()
         if parent.kind != EXPERIMENT:
-            at = self.objects.update_metadata(parent, values)
+            with self.writing((parent.owner, parent.project), index=False):
+                at = self.objects.update_metadata(parent, values)
         elif values:
             updates = [MetadataUpdate(k, wrap(v), at) for k, v in values.items()]
             self.store.write(parent.id, Batch(metadata=updates))

@@ -16,7 +16,9 @@ the snapshot and reports only what was created (or, for metadata, written) at or
 
 Cost of one poll: a run listing, one metadata read per run, and a ``stat`` of each run's
 checkpoint file and of each registry document of the namespace (documents are read again only
-when they changed).
+when they changed). On a ServerStore the poll first pulls the namespace's artifact records
+(:meth:`~runlane.store.server.mirror.ArtifactMirror.pull_project`: two queries when nothing
+changed), so it sees what every replica wrote.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ class NamespaceWatch:
 
     def poll(self) -> list[Change]:
         """What changed since the previous poll (see the module docstring)."""
+        mirror = getattr(self.store, "mirror", None)
+        if mirror is not None:  # a ServerStore: bring the namespace's records here first
+            mirror.pull_project(self.namespace)
         out: list[Change] = []
         self._runs(out)
         self._models(out)

@@ -26,7 +26,6 @@ Reads: ``GET /runs/{id}/artifacts`` → ``{"artifacts": [record]}``; ``GET /runs
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from typing import Any
 
@@ -121,8 +120,7 @@ def _store_parts(request: Request, run_id: str, parts: dict[str, UploadFile]) ->
             upload = area.create(owner=owner, project=project, run_id=run_id)
             ids[name] = upload.id
             part.file.seek(0)
-            with open(area.data(upload.id), "wb") as out:
-                shutil.copyfileobj(part.file, out, 1 << 20)
+            area.fill(upload.id, part.file)
     except BaseException:
         for upload_id in ids.values():
             area.discard(upload_id)

@@ -11,6 +11,9 @@
   (write role) and answers the version it now names; ``DELETE`` drops it.
 
 Reads need the read role on the project. Names that would leave their folder answer 400.
+Alias moves run in :meth:`~runlane.server.artifacts_service.ArtifactService.writing` (locked
+across the replicas of a ServerStore); reads pull the project's records first (through
+:func:`~runlane.artifacts.home.project_dir`).
 """
 
 from __future__ import annotations
@@ -100,16 +103,20 @@ def move_artifact_alias(
     body: dict[str, Any] | None = Body(None),  # noqa: B008 - FastAPI's dependency style
 ) -> JSON:
     _check(request, owner, project, "write")
-    store = service_of(request).versions(owner, project)
-    return JSON(jsonable(store.set_alias(name, alias, _version_of(body)).to_dict()))
+    service = service_of(request)
+    with service.writing(owner, project):
+        moved = service.versions(owner, project).set_alias(name, alias, _version_of(body))
+    return JSON(jsonable(moved.to_dict()))
 
 
 @router.delete(f"{BASE}/artifacts/{{name}}/aliases/{{alias}}")
 def drop_artifact_alias(request: Request, owner: str, project: str, name: str, alias: str) -> JSON:
     _check(request, owner, project, "write")
-    store = service_of(request).versions(owner, project)
-    store.get(name)  # ArtifactNotFoundError (404) for an unknown artifact
-    store.remove_alias(name, alias)
+    service = service_of(request)
+    with service.writing(owner, project):
+        store = service.versions(owner, project)
+        store.get(name)  # ArtifactNotFoundError (404) for an unknown artifact
+        store.remove_alias(name, alias)
     return JSON({"removed": alias})
 
 
@@ -162,12 +169,16 @@ def move_model_alias(
     body: dict[str, Any] | None = Body(None),  # noqa: B008 - FastAPI's dependency style
 ) -> JSON:
     _check(request, owner, project, "write")
-    registry = service_of(request).registry(owner, project)
-    return JSON(jsonable(registry.set_alias(name, alias, _version_of(body)).to_dict()))
+    service = service_of(request)
+    with service.writing(owner, project):
+        moved = service.registry(owner, project).set_alias(name, alias, _version_of(body))
+    return JSON(jsonable(moved.to_dict()))
 
 
 @router.delete(f"{BASE}/models/{{name}}/aliases/{{alias}}")
 def drop_model_alias(request: Request, owner: str, project: str, name: str, alias: str) -> JSON:
     _check(request, owner, project, "write")
-    service_of(request).registry(owner, project).remove_alias(name, alias)
+    service = service_of(request)
+    with service.writing(owner, project):
+        service.registry(owner, project).remove_alias(name, alias)
     return JSON({"removed": alias})

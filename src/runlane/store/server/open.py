@@ -2,8 +2,8 @@
 
 Cold metric chunks go to ``RUNLANE_ARTIFACTS`` (``s3://bucket/prefix``; the S3 service from
 ``RUNLANE_S3_ENDPOINT`` and the ``AWS_*`` variables) when it is set, else into the database's
-own ``objects`` table. Artifact records go to ``RUNLANE_SERVER_FILES``, else
-``<RUNLANE_DIR>/.server-files`` (as for ``runlane server``).
+own ``objects`` table. Artifact records live in the database; their cache folder is
+``RUNLANE_SERVER_FILES``, else ``<RUNLANE_DIR>/.server-files`` (as for ``runlane server``).
 """
 
 from __future__ import annotations

@@ -20,6 +20,12 @@ Tables (one row per record; JSON documents as JSONB with non-finite floats tagge
     ingest_batches  ids of applied client batches (idempotent retries)
     objects         object bodies when no S3 store is configured
     api_tokens      hashed API tokens with a project and a role
+    artifact_docs   the artifact records (one row per file of the artifact folders, see
+                    runlane.store.server.mirror), ``artifact_scopes`` their last change per
+                    scope (``owner/project`` or ``.modelbox``)
+    artifact_uploads, artifact_upload_parts, artifact_commits
+                    resumable uploads (offset; parts in the object store) and the answers of
+                    finished commits (see runlane.server.shared_uploads)
 """
 
 from __future__ import annotations
@@ -167,6 +173,53 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         "stream description, tags and metadata",
         """
         ALTER TABLE streams ADD COLUMN info jsonb;
+        """,
+    ),
+    (
+        4,
+        "artifact records, resumable uploads and commit answers in the database",
+        """
+        CREATE SEQUENCE artifact_doc_seq;
+        CREATE TABLE artifact_docs (
+            path text PRIMARY KEY,
+            scope text NOT NULL,
+            body bytea,
+            blob jsonb,
+            size bigint NOT NULL DEFAULT 0,
+            seq bigint NOT NULL,
+            deleted boolean NOT NULL DEFAULT false
+        );
+        CREATE INDEX artifact_docs_scope_seq ON artifact_docs (scope, seq);
+        CREATE TABLE artifact_scopes (
+            scope text PRIMARY KEY,
+            project text,
+            seq bigint NOT NULL
+        );
+        CREATE INDEX artifact_scopes_project ON artifact_scopes (project);
+
+        CREATE TABLE artifact_uploads (
+            id text PRIMARY KEY,
+            owner text NOT NULL,
+            project text NOT NULL,
+            run_id text,
+            size bigint,
+            sha256 text,
+            created double precision NOT NULL,
+            updated double precision NOT NULL,
+            received bigint NOT NULL DEFAULT 0
+        );
+        CREATE TABLE artifact_upload_parts (
+            upload_id text NOT NULL,
+            first bigint NOT NULL,
+            size bigint NOT NULL,
+            key text NOT NULL,
+            PRIMARY KEY (upload_id, first)
+        );
+        CREATE TABLE artifact_commits (
+            commit_id text PRIMARY KEY,
+            answer jsonb NOT NULL,
+            at double precision NOT NULL
+        );
         """,
     ),
 )

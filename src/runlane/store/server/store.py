@@ -13,11 +13,15 @@ processes may share them. Contracts beyond :mod:`runlane.store.base`:
 * Driver errors raise :class:`~runlane.errors.StoreError` with the cause chained; data the
   database refuses (a NUL character in text, a number out of range) raises
   :class:`~runlane.errors.InvalidValueError`, which the server answers with a 400.
-* Artifact records (run manifests, versioned artifacts, the model registry) live as small
-  JSON documents under ``files_root`` (:attr:`ServerStore.root`, the folder
-  :mod:`runlane.artifacts.home` lays projects out in); replicas must share that folder (one
-  host, or a shared filesystem). Artifact bytes go to the object store when one is given.
-  Without ``files_root`` they fall back to a per-process scratch folder (tests only).
+* Artifact records (run manifests, asset events, checkpoints, versioned artifacts, the model
+  registry, the ModelBox id index) live in PostgreSQL (``artifact_docs``, see
+  :mod:`runlane.store.server.mirror`). The artifact code works on them as files in a cache
+  folder (:attr:`ServerStore.root`, where :mod:`runlane.artifacts.home` lays projects out):
+  ``files_root`` (``runlane server --files``), else a private temporary folder. Server
+  entry points pull and push through :attr:`ServerStore.mirror`; replicas on different
+  hosts share nothing but the database and the object store. Artifact bytes go to the object
+  store when one is given; without one, the files of run folders are kept in the mirror too
+  (as content-addressed parts in the ``objects`` table past 8 MiB).
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from runlane.entities import (
     LineageRecord,
     LogRecord,
     ParamsDoc,
+    ProjectSummary,
     RowsPage,
+    RunGroup,
     RunInfo,
     RunSpec,
     StreamInfo,
@@ -49,9 +55,11 @@ from runlane.errors import InvalidValueError, NotFoundError, RunlaneError, Store
 from runlane.names import check_name
 from runlane.store import documents as docs
 from runlane.store.columns import field_names
-from runlane.store.server import runs, streams
+from runlane.store.grouping import MAX_IDS, check_max_ids, group_field
+from runlane.store.server import aggregates, runs, streams
 from runlane.store.server.chunks import ChunkCache
 from runlane.store.server.compactor import Compactor
+from runlane.store.server.mirror import ArtifactMirror, scope_of
 from runlane.store.server.objects import DatabaseObjects, ObjectStore
 from runlane.store.server.schema import migrate
 from runlane.store.tags import dumps, loads, untag
@@ -86,8 +94,6 @@ class ServerStore:
             raise ValueError(f"chunk_rows must be ≥ 1, not {chunk_rows}")
         self._dsn = dsn
         self._label = _redact(dsn)
-        #: Where artifact records live (see the module docstring); None: a scratch folder.
-        self.root: Path | None = Path(files_root).resolve() if files_root is not None else None
         self.chunk_rows = chunk_rows
         try:
             with psycopg.connect(dsn, connect_timeout=10) as conn:  # fails fast when down
@@ -102,6 +108,19 @@ class ServerStore:
                 timeout=30.0,
                 name="runlane",
             )
+            # held by artifact write blocks while they wait for and hold their advisory
+            # locks; the work inside a block takes connections of the main pool, so the two
+            # never wait on each other
+            self._lock_pool: ConnectionPool[Conn] = ConnectionPool(
+                dsn,
+                min_size=0,
+                max_size=max(2, pool_size // 2),
+                configure=_configure,
+                check=ConnectionPool.check_connection,
+                open=True,
+                timeout=60.0,
+                name="runlane-locks",
+            )
         except RunlaneError:
             raise
         except Exception as exc:
@@ -110,6 +129,20 @@ class ServerStore:
         self.objects: ObjectStore = objects or DatabaseObjects(self._connect, self._label)
         self._reader = streams.ChunkReader(self.objects, ChunkCache(cache_bytes))
         self._compactor = Compactor(self._compact_stream) if background_compaction else None
+        #: The artifact records (see the module docstring).
+        try:
+            self.mirror = ArtifactMirror(
+                self._connect,
+                self._connect_locks,
+                self.objects,
+                Path(files_root) if files_root is not None else None,
+                self._label,
+            )
+        except OSError as exc:
+            self._close_pool()
+            raise StoreError(f"could not use {files_root} as the artifact cache: {exc}") from exc
+        #: The cache folder the artifact code works in (see the module docstring).
+        self.root: Path = self.mirror.root
 
     # --- plumbing -----------------------------------------------------------------------
     @property
@@ -120,8 +153,19 @@ class ServerStore:
     def _connect(self) -> Iterator[Conn]:
         """A pooled connection in a transaction (committed on success); driver errors become
         StoreError."""
+        with self._use(self._pool) as conn:
+            yield conn
+
+    @contextmanager
+    def _connect_locks(self) -> Iterator[Conn]:
+        """As :meth:`_connect`, from the pool of artifact write blocks (see ``__init__``)."""
+        with self._use(self._lock_pool) as conn:
+            yield conn
+
+    @contextmanager
+    def _use(self, pool: ConnectionPool[Conn]) -> Iterator[Conn]:
         try:
-            with self._pool.connection() as conn:
+            with pool.connection() as conn:
                 yield conn
         except RunlaneError:
             raise
@@ -136,6 +180,11 @@ class ServerStore:
             if type(exc).__module__.startswith("psycopg_pool"):
                 raise StoreError(f"PostgreSQL store {self._label} failed: {exc}") from exc
             raise
+
+    def touch_artifacts(self, owner: str, project: str) -> None:
+        """The hook of :func:`runlane.artifacts.home.project_dir`: bring the project's
+        artifact records into :attr:`root` (see :meth:`ArtifactMirror.touch`)."""
+        self.mirror.touch(owner, project)
 
     def connection(self) -> AbstractContextManager[Conn]:
         """A pooled connection in a transaction, for modules that keep their own tables
@@ -227,14 +276,26 @@ class ServerStore:
                 conn, project=project, where=where, sort=sort, limit=limit, offset=offset
             )
 
-    def list_projects(self) -> list[tuple[str, str, int, float]]:
-        """``(owner, project, run count, last run created)`` for every project."""
+    def count_runs(self, *, project: str | None = None, where: str | None = None) -> int:
         with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT owner, project, count(*), max(created) FROM runs "
-                "GROUP BY owner, project ORDER BY owner, project"
-            ).fetchall()
-        return [(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
+            return aggregates.count(conn, project, where)
+
+    def group_runs(
+        self,
+        by: str,
+        *,
+        project: str | None = None,
+        where: str | None = None,
+        max_ids: int = MAX_IDS,
+    ) -> list[RunGroup]:
+        field = group_field(by)
+        check_max_ids(max_ids)
+        with self._connect() as conn:
+            return aggregates.group(conn, field, project, where, max_ids)
+
+    def list_projects(self) -> list[ProjectSummary]:
+        with self._connect() as conn:
+            return aggregates.projects(conn)
 
     def delete_run(self, run_id: str) -> None:
         with self._connect() as conn:
@@ -411,8 +472,13 @@ class ServerStore:
                 runs.update_document(conn, run_id, runs.server_document(doc))
 
     def sync(self, run_id: str) -> None:
+        """Also pushes artifact records written into :attr:`root` outside the server's
+        write blocks (the SDK logging to this store in-process)."""
         with self._connect() as conn:
             self._require(conn, run_id)
+        if self.mirror.dirty:
+            info = self.get_run(run_id)
+            self.mirror.flush(scope_of(info.owner, info.project))
 
     # --- compaction ---------------------------------------------------------------------
     def _compact_stream(self, run_id: str, stream_id: int) -> int:
@@ -564,6 +630,10 @@ class ServerStore:
             ).fetchall()
         return [docs.lineage_from_doc(loads(text)) for (text,) in rows]
 
+    def read_lineage_many(self, run_ids: Sequence[str]) -> dict[str, list[LineageRecord]]:
+        with self._snapshot() as conn:
+            return aggregates.lineage_many(conn, run_ids)
+
     def run_path(self, run_id: str) -> str | None:
         return None
 
@@ -571,12 +641,16 @@ class ServerStore:
         if self._compactor is not None:
             self._compactor.stop()
         self._reader.close()
-        self._close_pool()
+        try:
+            self.mirror.close()
+        finally:
+            self._close_pool()
 
     def _close_pool(self) -> None:
-        pool = getattr(self, "_pool", None)
-        if pool is not None:
-            pool.close()
+        for name in ("_lock_pool", "_pool"):
+            pool = getattr(self, name, None)
+            if pool is not None:
+                pool.close()
 
 
 def _plain(value: Any) -> Any:
