@@ -73,6 +73,10 @@ class RunSpec:
     run_id: str | None = None
     resume: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ``"running"`` creates the run already running (what ``init`` asks, so that no moment
+    #: exists where a killed process leaves it ``created``); None creates it ``created``.
+    #: Ignored when the run exists.
+    status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,16 @@ def test_taken_names_get_numbered_suffixes(store: Store) -> None:
     assert store.create_run(spec("run", folder="f"))[0].name == "run"
 
 
+def test_a_run_may_be_created_running(store: Store) -> None:
+    """init creates its run running in one write: a process killed right after creating it
+    never leaves a run that reads ``created`` forever."""
+    info, _ = store.create_run(spec("live", status="running"))
+    assert info.status == "running"
+    assert [h.status for h in store.get_run(info.id).status_history] == ["created", "running"]
+    again, existed = store.create_run(spec("live", resume=True, status="created"))
+    assert existed and again.status == "running"  # the spec's status is ignored for a run found
+
+
 def test_external_id_is_create_or_get(store: Store) -> None:
     first, existed_first = store.create_run(spec("a", external_id="job-17"))
     again, existed_again = store.create_run(spec("b", external_id="job-17"))

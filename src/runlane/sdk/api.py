@@ -99,6 +99,7 @@ def init(
         external_id=check_key(external_id, "external_id") if external_id is not None else None,
         run_id=check_name(id, "run id") if id is not None else None,
         resume=resume,
+        status=Status.RUNNING.value,  # never visible as `created`: a kill right after reads crashed
     )
     _check_interval(system_interval)  # before the run exists: a bad value leaves no run behind
     info, existed = target.create_run(spec)

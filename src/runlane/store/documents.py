@@ -69,9 +69,13 @@ def unique_name(base: str, taken: Callable[[str], bool]) -> str:
 
 
 def new_document(spec: RunSpec, name: str, run_id: str, at: float) -> dict[str, Any]:
-    """The initial run document for ``spec`` (status ``created``)."""
+    """The initial run document for ``spec``: status ``created``, or ``running`` (after
+    ``created``, at the same instant) when the spec asks for it."""
     parts = [spec.owner, spec.project, *(spec.folder.split("/") if spec.folder else []), name]
     stamp = iso(at)
+    history = [{"status": Status.CREATED.value, "at": at, "message": None}]
+    if spec.status == Status.RUNNING.value:
+        history.append({"status": Status.RUNNING.value, "at": at, "message": None})
     return {
         "name": name,
         "project": spec.project,
@@ -87,8 +91,8 @@ def new_document(spec: RunSpec, name: str, run_id: str, at: float) -> dict[str, 
         "owner": spec.owner,
         "folder": spec.folder,
         "group": spec.group,
-        "status": Status.CREATED.value,
-        "statusHistory": [{"status": Status.CREATED.value, "at": at, "message": None}],
+        "status": history[-1]["status"],
+        "statusHistory": history,
         "framework": spec.framework,
         "backend": spec.backend,
         "externalId": spec.external_id,

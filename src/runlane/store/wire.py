@@ -356,6 +356,10 @@ def spec_from_wire(d: Any) -> RunSpec:
     values["tags"] = tuple(check_key(str(t), "tag") for t in values.get("tags") or ())
     values["extra"] = _dict(untag(values.get("extra") or {}), "spec.extra")
     values["resume"] = bool(values.get("resume", False))
+    if values.get("status") not in (None, "created", "running"):
+        raise InvalidArgumentError(
+            f"run spec status {values['status']!r} must be 'created', 'running' or null"
+        )
     check_name(values["owner"], "owner")
     check_name(values["project"], "project")
     for key, check, what in (
