@@ -130,7 +130,7 @@ def test_runs_table_filter_and_sort(page: Any, console: Any, base_url: str) -> N
 
     page.fill("input[name=where]", "params.lr < 0.05")
     page.press("input[name=where]", "Enter")
-    page.wait_for_function("document.querySelector('table.runs').dataset.count === '2'")
+    page.wait_for_function("document.querySelector('table.runs')?.dataset.count === '2'")
     assert sorted(_names(page)) == ["alpha", "gamma"]
     assert "where=params.lr" in page.evaluate("location.hash")
 
