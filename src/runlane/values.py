@@ -210,7 +210,12 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             raise InvalidNameError(f"param key {raw_key!r} must be a string")
         key = f"{prefix}{raw_key}"
         check_key(key, "param key")
-        if isinstance(value, Mapping):
+        kind = type(value)
+        if kind is int or kind is float or kind is bool or value is None:
+            out[key] = value  # the common leaves: nothing to coerce
+        elif kind is str and value.isascii():
+            out[key] = value  # ASCII text cannot hold a lone surrogate
+        elif kind is dict or isinstance(value, Mapping):
             out.update(flatten(value, key + "."))
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             out.update(flatten(to_mapping(value), key + "."))

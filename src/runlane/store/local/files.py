@@ -87,9 +87,11 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
 def write_json(path: Path, obj: Any, *, durable: bool = False) -> None:
     """Replace ``path`` with ``obj`` as JSON; NaN/±inf are kept as JSON's NaN tokens."""
     try:
-        if has_nonfinite_deep(obj):
-            raise TypeError("orjson would write NaN/inf as null")
         data = orjson.dumps(obj, option=orjson.OPT_INDENT_2)
+        # orjson writes NaN/±inf as null: only a document whose JSON holds a null can have
+        # one, so the walk is skipped for the common document without any
+        if b"null" in data and has_nonfinite_deep(obj):
+            raise TypeError("orjson would write NaN/inf as null")
     except TypeError:
         data = json.dumps(obj, indent=2, allow_nan=True).encode()
     atomic_write(path, data, durable=durable)
