@@ -1,42 +1,15 @@
-"""Polyaxon's ``V1ArtifactKind`` (polyaxon-sdk 1.20, plus traceml's ``span``)."""
+"""Polyaxon's ``V1ArtifactKind`` (polyaxon-sdk 1.20, plus traceml's ``span``): runlane's
+:class:`~runlane.artifacts.kinds.ArtifactKind` without FedML's own types, in Polyaxon's order.
+A member equals its string (``V1ArtifactKind.CSV == "csv"``)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from runlane.artifacts.kinds import POLYAXON_KINDS, ArtifactKind
 
-class V1ArtifactKind(StrEnum):
-    """Artifact kinds; a member equals its string (``V1ArtifactKind.CSV == "csv"``)."""
-
-    MODEL = "model"
-    AUDIO = "audio"
-    VIDEO = "video"
-    HISTOGRAM = "histogram"
-    IMAGE = "image"
-    TENSOR = "tensor"
-    DATAFRAME = "dataframe"
-    CHART = "chart"
-    CSV = "csv"
-    TSV = "tsv"
-    PSV = "psv"
-    SSV = "ssv"
-    METRIC = "metric"
-    ENV = "env"
-    HTML = "html"
-    TEXT = "text"
-    FILE = "file"
-    DIR = "dir"
-    DOCKERFILE = "dockerfile"
-    DOCKER_IMAGE = "docker_image"
-    DATA = "data"
-    CODEREF = "coderef"
-    TABLE = "table"
-    TENSORBOARD = "tensorboard"
-    CURVE = "curve"
-    CONFUSION = "confusion"
-    ANALYSIS = "analysis"
-    ITERATION = "iteration"
-    MARKDOWN = "markdown"
-    SYSTEM = "system"
-    ARTIFACT = "artifact"
-    SPAN = "span"
+V1ArtifactKind = StrEnum(  # type: ignore[misc]  # members come from the one list of kinds
+    "V1ArtifactKind",
+    [(k.name, k.value) for k in ArtifactKind if k.value in POLYAXON_KINDS],
+    module=__name__,
+)

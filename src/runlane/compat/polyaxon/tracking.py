@@ -434,7 +434,7 @@ def log_image(
 def log_dataframe(
     df: Any,
     name: str,
-    content_type: str = V1ArtifactKind.CSV,
+    content_type: str = "csv",  # V1ArtifactKind.CSV
     step: int | None = None,
     timestamp: float | None = None,
 ) -> ArtifactRecord:
