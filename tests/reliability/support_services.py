@@ -18,9 +18,7 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from support.seaweed import (
@@ -33,7 +31,7 @@ from support.seaweed import (
     free_ports,
     weed_binary,
 )
-from support.servers import free_port
+from support.servers import ServerProcess, free_port
 
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 
@@ -175,15 +173,9 @@ class PrivateSeaweed:
         return self.server.client()
 
 
-_SERVER_MAIN = """
-import os, sys
-from runlane.cli.main import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
-class RunlaneServer:
-    """``runlane server ARGS --port PORT`` in its own session; start, kill -9, start again."""
+class RunlaneServer(ServerProcess):
+    """``runlane server ARGS --port PORT`` in its own session (start, kill -9, start again),
+    on a free port, with ``stale_after`` as the server's heartbeat staleness."""
 
     def __init__(
         self,
@@ -193,54 +185,7 @@ class RunlaneServer:
         env: dict[str, str] | None = None,
         stale_after: float | None = None,
     ) -> None:
-        self.args = args
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.env = {**os.environ, **(env or {})}
+        merged = {**os.environ, **(env or {})}
         if stale_after is not None:
-            self.env["RUNLANE_HEARTBEAT_STALE_AFTER"] = str(stale_after)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30.0) -> RunlaneServer:
-        import httpx
-
-        command = [sys.executable, "-c", _SERVER_MAIN, "server", *self.args]
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                [*command, "--port", str(self.port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"runlane server exited:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"runlane server did not answer:\n{self.log_tail()}")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
+            merged["RUNLANE_HEARTBEAT_STALE_AFTER"] = str(stale_after)
+        super().__init__(args, free_port(), merged, log)
