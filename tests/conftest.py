@@ -13,11 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 import runlane
 from runlane.sdk import lifecycle
 from runlane.sdk.run import Run
 from runlane.store.registry import forget_stores
+
+# No per-example deadline: one GC pause on a shared 2-core CI machine is not a failure.
+settings.register_profile("runlane", deadline=None)
+settings.load_profile("runlane")
 
 _ENV_CLEARED = (
     "RUNLANE_MODE",

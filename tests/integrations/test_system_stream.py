@@ -56,7 +56,10 @@ def test_fast_interval_fills_the_system_stream(root: Path) -> None:
     stamps = [r["_ts"] for r in rows]
     assert stamps == sorted(stamps)
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert min(gaps) > 0.05  # paced by the interval, not a busy loop
+    # paced by the interval, not a busy loop (one late sample shortens the next gap, so the
+    # mean is checked, not each gap)
+    assert min(gaps) > 0
+    assert (stamps[-1] - stamps[0]) / len(gaps) > 0.07
     assert "system" in {s.name for s in view.streams()}
     assert view.history() == []  # nothing leaks into the default stream
 

@@ -33,6 +33,7 @@ from support_procs import ACKED, EXTRA, LOGGED, PHASE, Counters
 
 import runlane
 from runlane.errors import StoreError
+from runlane.sdk import writer as writer_mod
 
 
 def wait_for_start() -> None:
@@ -326,6 +327,8 @@ def fill(project: str, name: str, counters_path: str, limit_mode: str) -> None:
         run.log({"i": i, "v": value_of(i), "pad": pad})
         i += 1
     time.sleep(0.6)  # the writer tries (and fails) two or three times in the background
+    for _ in range(2):  # and surely twice, however the background thread was scheduled
+        writer_mod.get_writer().drain()
     if limit_mode == "fsize":  # space is back before the writer gave the batch up
         resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
     else:

@@ -204,12 +204,13 @@ def test_server_killed_during_the_replay_applies_each_commit_once(
         run.log_artifact(blob, name=f"part{i}", step=i)
         run.log_artifact(runlane.Artifact("set").add_file(blob))
     run.finish()
+    forget_stores()  # the run's store and its background replayer, as if the process ended
     store = RemoteStore(url)
     try:
-        before = artifact_entries(store.spool)
-        assert len(before) == 8
         backup = tmp_path / "spool-backup"
-        shutil.copytree(store.spool.folder, backup)
+        with store.spool.locked():  # this store's replayer waits until the copy is whole
+            assert len(artifact_entries(store.spool)) == 8
+            shutil.copytree(store.spool.folder, backup, ignore=shutil.ignore_patterns(".lock"))
 
         server = server_process("--store", dsn, "--files", str(files), port=port)
         outcome: list[bool] = []

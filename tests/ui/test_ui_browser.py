@@ -77,10 +77,10 @@ def base_url(data_root: Path) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the UI server did not start within 10 s")
+            raise RuntimeError("the UI server did not start within 30 s")
         time.sleep(0.02)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
@@ -211,7 +211,7 @@ def test_runlane_ui_command_serves_the_folder(data_root: Path) -> None:
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while True:
             try:
                 index = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)

@@ -300,13 +300,14 @@ def test_batches_over_the_retry_budget_are_given_up_oldest_first(
     run.flush()
     store.failures = -1
     writer = writer_mod.get_writer()
-    for i in range(60):  # 6 batches of 10 records: over the budget of 25
-        run.log({"i": i})
-        if i % 10 == 9:
+    with writer._io:  # the background thread must not drain (and split) a batch meanwhile
+        for i in range(60):  # 6 batches of 10 records: over the budget of 25
+            run.log({"i": i})
+            if i % 10 == 9:
+                writer.drain()
+        for _ in range(3 * writer_mod.MAX_ATTEMPTS):
             writer.drain()
-    for _ in range(3 * writer_mod.MAX_ATTEMPTS):
-        writer.drain()
-    store.failures = store.failed
+        store.failures = store.failed
     with pytest.raises(WriteFailedError, match="could not be written and were dropped"):
         run.flush()
     assert _values(runlane.open(run.id, store=store)) == list(range(40, 60))  # 20 ≤ 25 kept
