@@ -97,10 +97,13 @@ def check_key(value: object, what: str = "key") -> str:
     return value
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
 def _unprintable(value: str) -> bool:
     """Whether ``value`` holds a control character or a lone surrogate (not UTF-8 text:
     no file, SQLite or PostgreSQL can store it)."""
-    return any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value)
+    return _UNPRINTABLE.search(value) is not None
 
 
 def slugify(value: str) -> str:
