@@ -1,7 +1,7 @@
 """The runs table and the lineage graph at 10,000 runs, on a local folder and on PostgreSQL.
 
     python bench/runs_scale.py [--runs 10000] [--repeat 7] [--stores local,postgres]
-                               [--data DIR] [--fresh] [--json out.json]
+                               [--only keys,count] [--data DIR] [--fresh] [--json out.json]
 
 What it measures, through the REST API in this process (``TestClient`` over ``create_app``, so
 the numbers are server time plus an in-process HTTP round trip, no socket):
@@ -11,7 +11,8 @@ the numbers are server time plus an in-process HTTP round trip, no socket):
 * ``group``: ``GET /runs/groups?by=params.lr`` over the whole project.
 * ``group tags``: ``GET /runs/groups?by=tags``.
 * ``projects``: ``GET /projects``.
-* ``keys``: ``GET /runs/keys`` (the newest 200 runs' params, meta and metric keys).
+* ``keys``: ``GET /runs/keys`` (the newest 200 runs' params, meta and metric keys: the runs
+  listed, then their params and streams in one bulk read each).
 * ``lineage``: ``GET /runs/{id}/lineage/graph`` of a run in the middle of the project.
 
 Data: project ``bench/scale`` holds ``--runs`` runs, each with three params, a tag, a 3-row
@@ -167,7 +168,9 @@ def requests(middle: str) -> dict[str, tuple[str, dict[str, Any]]]:
     }
 
 
-def measure(store: Any, middle: str, repeat: int, runs: int) -> dict[str, dict[str, float]]:
+def measure(
+    store: Any, middle: str, repeat: int, runs: int, only: list[str]
+) -> dict[str, dict[str, float]]:
     from starlette.testclient import TestClient
 
     from runlane.server.app import create_app
@@ -175,6 +178,8 @@ def measure(store: Any, middle: str, repeat: int, runs: int) -> dict[str, dict[s
     client = TestClient(create_app(store))
     out: dict[str, dict[str, float]] = {}
     for label, (path, params) in requests(middle).items():
+        if label not in only:
+            continue
         times: list[float] = []
         for round_ in range(repeat + 1):
             started = time.perf_counter()
@@ -218,11 +223,18 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--stores", default="local,postgres")
     parser.add_argument(
+        "--only", default=",".join(requests("x")), help="comma-separated measurements to take"
+    )
+    parser.add_argument(
         "--data", type=Path, default=Path(tempfile.gettempdir()) / "runlane-bench-scale"
     )
     parser.add_argument("--fresh", action="store_true", help="rebuild the cached data")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    only = [label for label in args.only.split(",") if label]
+    unknown = sorted(set(only) - set(requests("x")))
+    if unknown:
+        parser.error(f"--only: unknown {', '.join(unknown)}; known: {', '.join(requests('x'))}")
     results: dict[str, Any] = {
         "runs": args.runs,
         "repeat": args.repeat,
@@ -236,10 +248,10 @@ def main() -> int:
             else postgres_store(args.runs, args.fresh)
         )
         with opener as (store, middle):
-            results["stores"][kind] = measure(store, middle, args.repeat, args.runs)
+            results["stores"][kind] = measure(store, middle, args.repeat, args.runs, only)
     print(f"\n{args.runs} runs, median of {args.repeat} (min–max), ms")
     print(f"{'':12}" + "".join(f"{k:>24}" for k in results["stores"]))
-    for label in requests("x"):
+    for label in only:
         cells = [
             f"{r[label]['median_ms']:8.1f} ({r[label]['min_ms']:.0f}–{r[label]['max_ms']:.0f})"
             for r in results["stores"].values()

@@ -396,7 +396,7 @@ def test_read_lineage_many_is_read_lineage_of_each(store: Store) -> None:
     store.write(a, Batch(lineage=[data, model]))
     store.write(a, Batch(lineage=[replace(data, name="more", at=2.0)]))
     store.write(b, Batch(lineage=[replace(model, is_input=True)]))
-    many = store.read_lineage_many([b, a, "nope-nope", empty, a])
+    many = store.read_lineage_many([b, a, *UNKNOWN_IDS, empty, a])
     assert set(many) == {a, b, empty}
     assert many == {r: store.read_lineage(r) for r in (a, b, empty)}
     assert [r.name for r in many[a]] == ["data", "model", "more"]
@@ -837,3 +837,61 @@ def test_crashed_cannot_be_stored(store: Store) -> None:
     run_id = make_run(store)
     with pytest.raises(InvalidArgumentError, match="crashed"):
         store.write(run_id, Batch(patches=[RunPatch(status="crashed", at=time.time())]))
+
+
+# --- bulk reads of params and streams -------------------------------------------------------------
+
+#: Ids no run has: plain ones (past one remote page of 1,000 ids, so paging is exercised),
+#: one with a NUL (PostgreSQL text cannot hold it) and a lone surrogate (no valid text).
+UNKNOWN_IDS = [f"nope-{i:04d}" for i in range(1200)] + ["nul\x00id", "\ud800"]
+
+
+def test_read_params_many_is_read_params_of_each(store: Store) -> None:
+    a, b, empty = make_run(store, "a"), make_run(store, "b"), make_run(store, "empty")
+    store.write(a, Batch(params=[ParamsUpdate({"lr": 0.1, "model.depth": 18}, at=1000.0)]))
+    store.write(
+        a, Batch(params=[ParamsUpdate({"lr": 0.2, "cap": math.inf, "ks": [3, 5]}, at=1001.0)])
+    )
+    store.write(b, Batch(params=[ParamsUpdate({"seed": 3}, at=1002.0)]))
+    many = store.read_params_many([b, a, *UNKNOWN_IDS, empty, a])
+    assert set(many) == {a, b, empty}
+    assert many == {r: store.read_params(r) for r in (a, b, empty)}
+    assert many[a].data == {"lr": 0.2, "model.depth": 18, "cap": math.inf, "ks": [3, 5]}
+    assert (many[a].version, many[b].version) == (2, 1)
+    assert (many[empty].version, many[empty].data) == (0, {})
+    assert store.read_params_many([]) == {}
+    assert store.read_params_many(UNKNOWN_IDS) == {}
+    store.delete_run(b)
+    assert set(store.read_params_many([a, b])) == {a}
+
+
+def test_list_streams_many_is_list_streams_of_each(store: Store) -> None:
+    a, b, empty = make_run(store, "a"), make_run(store, "b"), make_run(store, "empty")
+    store.write(
+        a,
+        Batch(
+            rows={
+                "default": [{"loss": 1.0, "_step": 0, "_ts": 1.0}],
+                "eval": [{"acc": 0.5, "top": math.inf}, {"acc": 0.6}],
+            },
+            nonfinite={"eval"},
+        ),
+    )
+    described = StreamInfoUpdate("notes", "no rows yet", ("t",), {"unit": "nats"}, 5.0)
+    store.write(a, Batch(stream_info=[described]))
+    store.write(b, rows_batch("default", [{"x": 1.0}, {"x": 2.0, "y": 3.0}]))
+    many = store.list_streams_many([b, a, *UNKNOWN_IDS, empty, a])
+    assert set(many) == {a, b, empty}
+    assert many == {r: store.list_streams(r) for r in (a, b, empty)}
+    assert [(s.name, s.count) for s in many[a]] == [("default", 1), ("eval", 2), ("notes", 0)]
+    assert (many[a][2].description, many[a][2].tags, many[a][2].metadata) == (
+        "no rows yet",
+        ("t",),
+        {"unit": "nats"},
+    )
+    assert {"x", "y"} <= set(many[b][0].fields)
+    assert many[empty] == []
+    assert store.list_streams_many([]) == {}
+    assert store.list_streams_many(UNKNOWN_IDS) == {}
+    store.delete_run(b)
+    assert set(store.list_streams_many([a, b])) == {a}

@@ -24,7 +24,17 @@ from runlane.server.artifacts_service import ArtifactService
 from runlane.server.auth import Tokens
 from runlane.server.context import DEFAULT_MAX_BODY, ServerContext
 from runlane.server.responses import JSON, error_response
-from runlane.server.routes import artifacts, ingest, lineage, models, records, runs, series, uploads
+from runlane.server.routes import (
+    artifacts,
+    bulk,
+    ingest,
+    lineage,
+    models,
+    records,
+    runs,
+    series,
+    uploads,
+)
 from runlane.server.wire import WireError, code_for
 from runlane.store.base import Store
 
@@ -54,7 +64,7 @@ def create_app(
     )
     app.state.ctx = ServerContext(store=store, tokens=auth, max_body=max_body)
     app.state.artifacts = ArtifactService(store)
-    for module in (runs, ingest, series, records, uploads, artifacts, models, lineage):
+    for module in (runs, bulk, ingest, series, records, uploads, artifacts, models, lineage):
         app.include_router(module.router, prefix=API)
 
     @app.get(f"{API}/health", tags=["server"])

@@ -21,9 +21,11 @@ remote HTTP store) implements it and passes ``tests/contract``. Contracts:
   return empty results.
 * **Reads** see every completed ``write``. Torn records left by a crashed writer are skipped.
 * **Bulk reads** (:meth:`Store.count_runs`, :meth:`Store.group_runs`,
-  :meth:`Store.list_projects`, :meth:`Store.read_lineage_many`) answer what listing runs and
+  :meth:`Store.list_projects`, :meth:`Store.read_lineage_many`,
+  :meth:`Store.read_params_many`, :meth:`Store.list_streams_many`) answer what listing runs and
   reading them one by one would, without doing so: one query on the SQL stores, one request
-  on the remote store, so that tables and graphs over 10,000s of runs stay fast.
+  (per page of ids) on the remote store, so that tables and graphs over 10,000s of runs stay
+  fast. The ``*_many`` reads leave unknown run ids out of their answer rather than raising.
 """
 
 from __future__ import annotations
@@ -181,6 +183,20 @@ class Store(Protocol):
         stores, whatever their number): every known run of ``run_ids`` is a key (with ``[]``
         when it has no lineage); unknown ids are left out rather than raising, so a run
         deleted since it was listed does not fail the read."""
+        ...
+
+    def read_params_many(self, run_ids: Sequence[str]) -> dict[str, ParamsDoc]:
+        """``{run id: read_params(run id)}`` for many runs at once (one query on
+        PostgreSQL, whatever their number): every known run of ``run_ids`` is a key (a run
+        without params has ``ParamsDoc(0, {}, None)``); unknown ids are left out rather than
+        raising, as in :meth:`read_lineage_many`. Repeated ids answer once."""
+        ...
+
+    def list_streams_many(self, run_ids: Sequence[str]) -> dict[str, list[StreamInfo]]:
+        """``{run id: list_streams(run id)}`` for many runs at once (one query on
+        PostgreSQL, whatever their number): every known run of ``run_ids`` is a key (with
+        ``[]`` when it has no stream), each list in :meth:`list_streams`'s order; unknown ids
+        are left out rather than raising, as in :meth:`read_lineage_many`."""
         ...
 
     def run_path(self, run_id: str) -> str | None:

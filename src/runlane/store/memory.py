@@ -350,6 +350,14 @@ class MemoryStore:
                 if run_id in self._runs
             }
 
+    def read_params_many(self, run_ids: Sequence[str]) -> dict[str, ParamsDoc]:
+        with self._lock:  # re-entrant: one consistent view of every run
+            return {r: self.read_params(r) for r in run_ids if r in self._runs}
+
+    def list_streams_many(self, run_ids: Sequence[str]) -> dict[str, list[StreamInfo]]:
+        with self._lock:
+            return {r: self.list_streams(r) for r in run_ids if r in self._runs}
+
     def run_path(self, run_id: str) -> str | None:
         return None
 

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -524,14 +524,36 @@ class RemoteStore:
 
     def read_lineage_many(self, run_ids: Sequence[str]) -> dict[str, list[LineageRecord]]:
         """``POST /runs/lineage``, :data:`PAGE` runs per request."""
-        wanted = {self._id(run_id): run_id for run_id in run_ids}
-        ids = list(wanted)
-        out: dict[str, list[LineageRecord]] = {}
-        for first in range(0, len(ids), PAGE):
-            d = self._post("/runs/lineage", {"ids": ids[first : first + PAGE]})
-            for server_id, records in d["lineage"].items():
-                out[wanted.get(server_id, server_id)] = [lineage_from_wire(r) for r in records]
+        return {
+            original: [lineage_from_wire(r) for r in records]
+            for original, records in self._many("/runs/lineage", "lineage", run_ids)
+        }
+
+    def read_params_many(self, run_ids: Sequence[str]) -> dict[str, ParamsDoc]:
+        """``POST /runs/params``, :data:`PAGE` runs per request."""
+        out: dict[str, ParamsDoc] = {}
+        for original, d in self._many("/runs/params", "params", run_ids):
+            out[original] = ParamsDoc(int(d["version"]), _plain(d["data"]), d.get("updatedAt"))
         return out
+
+    def list_streams_many(self, run_ids: Sequence[str]) -> dict[str, list[StreamInfo]]:
+        """``POST /runs/streams``, :data:`PAGE` runs per request."""
+        return {
+            original: [stream_from_wire(s) for s in streams]
+            for original, streams in self._many("/runs/streams", "streams", run_ids)
+        }
+
+    def _many(self, path: str, key: str, run_ids: Sequence[str]) -> Iterator[tuple[str, Any]]:
+        """``(run id as the caller named it, answer)`` of each known run, from ``POST path``
+        with ``{"ids": [...]}`` (server ids, :data:`PAGE` a request) answering ``{key: {server
+        id: answer}}``. An id that is no valid text (a lone surrogate) names no run: it is
+        not sent."""
+        wanted = {self._id(run_id): run_id for run_id in run_ids if _is_text(run_id)}
+        ids = list(wanted)
+        for first in range(0, len(ids), PAGE):
+            d = self._post(path, {"ids": ids[first : first + PAGE]})
+            for server_id, answer in d[key].items():
+                yield wanted.get(server_id, server_id), answer
 
     def run_path(self, run_id: str) -> str | None:
         return None
@@ -547,6 +569,15 @@ class RemoteStore:
             with contextlib.suppress(Exception):
                 self.replay()
         self._http.close()
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can travel as JSON text (no lone surrogate)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _code(response: Any) -> str | None:

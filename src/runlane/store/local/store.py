@@ -47,7 +47,7 @@ from runlane.names import check_name, check_path
 from runlane.store import documents as docs
 from runlane.store.columns import stats_of
 from runlane.store.grouping import MAX_IDS, check_max_ids, group_field
-from runlane.store.local import aggregates, lineage_index
+from runlane.store.local import aggregates, bulk, lineage_index
 from runlane.store.local import metrics as streams
 from runlane.store.local.catalog import Catalog
 from runlane.store.local.files import (
@@ -578,24 +578,26 @@ class LocalStore:
 
     # --- reads --------------------------------------------------------------------------
     def read_params(self, run_id: str) -> ParamsDoc:
-        doc = read_json(self._dir(run_id) / "parameters.json", None)
-        if not isinstance(doc, dict):
-            return ParamsDoc(version=0, data={}, updated_at=None)
-        updated = doc.get("updatedAt")
-        return ParamsDoc(
-            version=int(doc.get("version", 0)),
-            data=dict(doc.get("data", {})),
-            updated_at=parse_iso(updated) if isinstance(updated, str) else None,
-        )
+        return bulk.params_of(self._dir(run_id))
+
+    def read_params_many(self, run_ids: Sequence[str]) -> dict[str, ParamsDoc]:
+        """One catalog query for the folders, then each run's ``parameters.json`` (see
+        :mod:`runlane.store.local.bulk`)."""
+        found = bulk.folders(self.catalog, self.root, run_ids, self._paths)
+        return {run_id: bulk.params_of(run_dir) for run_id, run_dir in found.items()}
 
     def read_metadata(self, run_id: str) -> dict[str, tuple[dict[str, Any], float]]:
         doc = read_json(self._dir(run_id) / "metadata.json", None) or {}
         return {k: (v["value"], float(v["updatedAt"])) for k, v in doc.items()}
 
     def list_streams(self, run_id: str) -> list[StreamInfo]:
-        return [
-            streams.stream_info(d) for d in streams.list_stream_dirs(self._dir(run_id) / "metrics")
-        ]
+        return bulk.streams_of(self._dir(run_id))
+
+    def list_streams_many(self, run_ids: Sequence[str]) -> dict[str, list[StreamInfo]]:
+        """One catalog query for the folders, then each run's stream files (see
+        :mod:`runlane.store.local.bulk`)."""
+        found = bulk.folders(self.catalog, self.root, run_ids, self._paths)
+        return {run_id: bulk.streams_of(run_dir) for run_id, run_dir in found.items()}
 
     def _stream_dir(self, run_id: str, stream: str) -> Path:
         check_name(stream, "stream name")

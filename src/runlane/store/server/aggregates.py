@@ -1,5 +1,5 @@
-"""Counting and grouping runs, listing projects and reading many runs' lineage on
-PostgreSQL: one query each, whatever the number of runs.
+"""Counting and grouping runs, listing projects and reading many runs' lineage, params and
+stream lists on PostgreSQL: one query each, whatever the number of runs.
 
 The runs a filter selects come from :func:`runlane.store.server.runs.selected` (the filter
 language compiled to bound parameters, ``status`` derived from the heartbeat as
@@ -18,13 +18,13 @@ from typing import Any
 import orjson
 import psycopg
 
-from runlane.entities import LineageRecord, ProjectSummary, RunGroup
+from runlane.entities import LineageRecord, ParamsDoc, ProjectSummary, RunGroup, StreamInfo
 from runlane.query import Field
 from runlane.query.sql import COLUMNS as FIELD_COLUMNS
 from runlane.store import documents as docs
 from runlane.store.grouping import merge_groups, needs_ids
 from runlane.store.server.runs import selected
-from runlane.store.tags import FLOAT_TAG, loads
+from runlane.store.tags import FLOAT_TAG, loads, untag
 
 Conn = psycopg.Connection[Any]
 
@@ -98,6 +98,63 @@ def lineage_many(conn: Conn, run_ids: Sequence[str]) -> dict[str, list[LineageRe
             doc = loads(text) if FLOAT_TAG in text else orjson.loads(text)
             records.append(docs.lineage_from_doc(doc))
     return out
+
+
+def params_many(conn: Conn, run_ids: Sequence[str]) -> dict[str, ParamsDoc]:
+    """``{run id: params}`` of the known runs among ``run_ids``."""
+    rows = conn.execute(
+        "SELECT id, params_version, params, params_updated FROM runs WHERE id = ANY(%s)",
+        (_storable(run_ids),),
+    ).fetchall()
+    return {str(r[0]): ParamsDoc(int(r[1]), untag(r[2]), r[3]) for r in rows}
+
+
+def streams_many(conn: Conn, run_ids: Sequence[str]) -> dict[str, list[StreamInfo]]:
+    """``{run id: streams by name}`` of the known runs among ``run_ids``: the streams
+    ``list_streams`` lists, those holding rows or a description."""
+    rows = conn.execute(
+        "SELECT r.id, s.name, s.next_idx, s.created_at, s.updated_at, s.fields, s.info "
+        "FROM runs AS r LEFT JOIN streams AS s ON s.run_id = r.id "
+        "AND (s.next_idx > 0 OR s.info IS NOT NULL) "
+        "WHERE r.id = ANY(%s) ORDER BY r.id, s.name",
+        (_storable(run_ids),),
+    ).fetchall()
+    out: dict[str, list[StreamInfo]] = {}
+    for run_id, name, count, created, updated, fields, info in rows:
+        found = out.setdefault(str(run_id), [])
+        if name is not None:
+            found.append(
+                stream_info(
+                    str(name),
+                    int(count),
+                    float(created),
+                    float(updated),
+                    list(fields),
+                    None if info is None else untag(info),
+                )
+            )
+    return out
+
+
+def stream_info(
+    name: str,
+    count: int,
+    created: float,
+    updated: float,
+    fields: list[str],
+    info: dict[str, Any] | None,
+) -> StreamInfo:
+    """A stream's row of ``streams`` as a :class:`StreamInfo` (``info`` already untagged)."""
+    return StreamInfo(
+        name,
+        count,
+        created,
+        updated,
+        tuple(fields),
+        (info or {}).get("description"),
+        tuple((info or {}).get("tags") or ()),
+        (info or {}).get("metadata"),
+    )
 
 
 def _storable(run_ids: Sequence[str]) -> list[str]:

@@ -510,6 +510,10 @@ class ServerStore:
             raise NotFoundError(f"run {run_id!r} not found in {self._label}")
         return ParamsDoc(int(row[0]), untag(row[1]), row[2])
 
+    def read_params_many(self, run_ids: Sequence[str]) -> dict[str, ParamsDoc]:
+        with self._connect() as conn:
+            return aggregates.params_many(conn, run_ids)
+
     def read_metadata(self, run_id: str) -> dict[str, tuple[dict[str, Any], float]]:
         with self._connect() as conn:
             self._require(conn, run_id)
@@ -524,19 +528,16 @@ class ServerStore:
             self._require(conn, run_id)
             states = streams.list_states(conn, run_id)
         return [
-            StreamInfo(
-                name,
-                st.next_idx,
-                st.created_at,
-                st.updated_at,
-                tuple(st.fields),
-                (st.info or {}).get("description"),
-                tuple((st.info or {}).get("tags") or ()),
-                (st.info or {}).get("metadata"),
+            aggregates.stream_info(
+                name, st.next_idx, st.created_at, st.updated_at, st.fields, st.info
             )
             for name, st in states
             if st.next_idx > 0 or st.info is not None
         ]
+
+    def list_streams_many(self, run_ids: Sequence[str]) -> dict[str, list[StreamInfo]]:
+        with self._connect() as conn:
+            return aggregates.streams_many(conn, run_ids)
 
     def read_rows(self, run_id: str, stream: str, start: int = 0, limit: int = 1000) -> RowsPage:
         with self._snapshot() as conn:
