@@ -1,6 +1,7 @@
 """The REST endpoints the run page uses, on every store (memory, local folder, PostgreSQL + S3):
 series x ranges (zoom refinement), ``since`` (live appends), a field as the x axis, log search,
-description and tag edits, metadata documents, events and tracks."""
+description and tag edits, metadata documents, events and tracks (with the live cursors: an
+event position, a track's total)."""
 
 from __future__ import annotations
 
@@ -208,3 +209,63 @@ def test_metadata_events_and_tracks_for_the_overview(client: TestClient, store: 
     ]
     info = client.get(f"{API}/runs/{run_id}").json()
     assert (info["framework"], info["backend"]) == ("pytorch", "nccl")
+
+
+def events_from(client: TestClient, run_id: str, **params: Any) -> dict[str, Any]:
+    answer = client.get(f"{API}/runs/{run_id}/events", params=params)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def test_events_start_cursor_gets_each_later_event_exactly_once(
+    client: TestClient, store: Store
+) -> None:
+    run_id = new_run(store)
+    store.write(
+        run_id,
+        Batch(events=[Event("a", T0 + 5, "rank0", None), Event("b", T0 + 5, "rank1", None)]),
+    )
+    first = events_from(client, run_id, start=0)
+    assert [e["name"] for e in first["events"]] == ["a", "b"] and first["next"] == 2
+    # later: one more at the same wallclock, and one stamped earlier by a slower process
+    store.write(
+        run_id,
+        Batch(events=[Event("c", T0 + 5, "rank0", {"n": 1}), Event("d", T0 + 1, "rank2", None)]),
+    )
+    later = events_from(client, run_id, start=first["next"])
+    assert [(e["name"], e["wallclock"]) for e in later["events"]] == [("c", T0 + 5), ("d", T0 + 1)]
+    assert later["next"] == 4 and later["events"][0]["metadata"] == {"n": 1}
+    assert events_from(client, run_id, start=4) == {"events": [], "next": 4}
+    assert events_from(client, run_id, start=99) == {"events": [], "next": 4}
+    # a wallclock cursor cannot do this: `since` repeats a and b and never sees d
+    by_time = events_from(client, run_id, since=T0 + 5)["events"]
+    assert [e["name"] for e in by_time] == ["a", "b", "c"]
+    both = events_from(client, run_id, start=1, since=T0 + 5)
+    assert [e["name"] for e in both["events"]] == ["b", "c"] and both["next"] == 4
+    assert "next" not in events_from(client, run_id)  # the plain answer keeps its shape
+    assert client.get(f"{API}/runs/{run_id}/events", params={"start": -1}).status_code == 422
+
+
+def test_track_total_shows_an_entry_written_before_the_readers_cursor(
+    client: TestClient, store: Store
+) -> None:
+    run_id = new_run(store)
+    url = f"{API}/runs/{run_id}/tracks/robot/pose"
+    store.write(
+        run_id, Batch(tracks=[TrackEntry("robot/pose", T0 + i, {"x": float(i)}) for i in range(3)])
+    )
+    tail = client.get(url, params={"start": T0 + 2, "total": "true"}).json()
+    assert tail == {"entries": [{"timestamp": T0 + 2, "x": 2.0}], "total": 3}
+    store.write(run_id, Batch(tracks=[TrackEntry("robot/pose", T0 + 3, {"x": 3.0})]))
+    tail = client.get(url, params={"start": T0 + 2, "total": "true"}).json()
+    assert [e["timestamp"] for e in tail["entries"]] == [T0 + 2, T0 + 3] and tail["total"] == 4
+    # an entry stamped before the cursor: the tail alone looks the same, the total does not
+    store.write(run_id, Batch(tracks=[TrackEntry("robot/pose", T0 + 0.5, {"x": 0.5})]))
+    tail = client.get(url, params={"start": T0 + 3, "total": "true"}).json()
+    assert tail == {"entries": [{"timestamp": T0 + 3, "x": 3.0}], "total": 5}
+    ranged = client.get(url, params={"start": T0 + 0.5, "end": T0 + 2, "total": "true"}).json()
+    assert [e["x"] for e in ranged["entries"]] == [0.5, 1.0] and ranged["total"] == 5
+    assert client.get(url, params={"start": T0 + 3}).json() == {
+        "entries": [{"timestamp": T0 + 3, "x": 3.0}]
+    }

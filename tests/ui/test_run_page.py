@@ -1,7 +1,8 @@
 """The run page in a real browser: tabs, charts (series, x axes, log scale, EMA, zoom with a
 refined fetch), overview edits persisted, params search and views, logs search and level,
 events, tracks, system metrics, keyboard use, and live updates of a running run (only new
-points and lines are fetched; polling stops when the run ends).
+points, lines, events and track entries are fetched; a zoomed chart shows the new points inside
+its range without moving it; polling stops when the run ends).
 
 A uvicorn server runs in a thread over a tmp folder whose runs were logged with the SDK;
 Debian's Chromium (see conftest.py) drives the built UI.
@@ -419,4 +420,125 @@ def test_live_run_appends_only_new_points_and_lines(
     ended = len(urls)
     page.wait_for_timeout(2_500)
     assert urls[ended:] == []
+    assert console.errors == []
+
+
+def _query(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlparse(url).query)
+
+
+def _wait_polls(page: Any, polls: int) -> None:
+    """Waits (in Playwright, so request events keep arriving) until the page polled `polls`
+    more times."""
+    tick = int(page.locator(".run").get_attribute("data-tick") or 0)
+    page.wait_for_function(
+        f"+document.querySelector('.run').dataset.tick >= {tick + polls}", timeout=20_000
+    )
+
+
+def test_live_zoomed_chart_shows_new_points_inside_its_range(
+    page: Any, console: Any, base_url: str, data_root: Path
+) -> None:
+    live = _init(data_root, "live-zoom")
+    for i in range(100):
+        live.log({"loss": 1.0 + 1.0 / (i + 1)}, step=2 * i)  # even steps 0..198
+    live.flush()
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    _open(page, base_url, live.id)
+    chart = ".chart[data-field=loss]"
+    page.wait_for_selector(f"{chart}[data-points='100']")
+    over = page.locator(f"{chart} .u-over")
+    box = over.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.30, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.60, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function(f"document.querySelector('{chart}').dataset.zoom !== ''")
+    zoom = page.locator(chart).get_attribute("data-zoom")
+    low, high = (float(v) for v in zoom.split(","))
+    assert 40 < low < high < 140
+    page.wait_for_function(f"+document.querySelector('{chart}').dataset.points < 100")
+    zoomed = _points(page, "loss")
+    # another rank's late step inside the zoomed range, and ten steps past its right edge
+    inside = int((low + high) / 2) | 1  # an odd step: no point is there yet
+    live.log({"loss": 5.0}, step=inside)
+    for i in range(100, 110):
+        live.log({"loss": 1.0 + 1.0 / (i + 1)}, step=2 * i)
+    live.flush()
+    page.wait_for_selector(".stream[data-stream=default][data-total='111']", timeout=20_000)
+    page.wait_for_selector(f"{chart}[data-points='{zoomed + 1}']", timeout=20_000)
+    _wait_polls(page, 1)
+    assert page.locator(chart).get_attribute("data-zoom") == zoom  # the range did not move
+    assert _points(page, "loss") == zoomed + 1  # the steps past the range are not drawn
+    asked = _series_requests(urls)
+    assert asked and all(
+        q.get("since") or q.get("start") for q in asked[1:]
+    )  # no full series read again
+    ranged = [q for q in asked if "start" in q]
+    assert ranged and "since" not in ranged[0]  # the zoom's one range fetch...
+    assert all(q.get("since") for q in ranged[1:])  # ...then at most rows after its own
+    # the whole series kept its appends: the reset shows every point without a fetch
+    before_reset = len(_series_requests(urls))
+    page.click(f"{chart} >> xpath=.. >> button.reset-zoom")
+    page.wait_for_selector(f"{chart}[data-zoom=''][data-points='111']")
+    assert all(q.get("since") for q in _series_requests(urls)[before_reset:])
+    live.finish()
+    page.wait_for_selector(".run[data-live='0']", timeout=10_000)
+    assert console.errors == []
+
+
+def test_live_events_and_tracks_fetch_only_what_is_new(
+    page: Any, console: Any, base_url: str, data_root: Path
+) -> None:
+    live = _init(data_root, "live-records")
+    now = time.time()
+    live.log_event("warmup", wallclock=now)
+    live.log_event("checkpoint", source="rank0", wallclock=now + 1)
+    live.log_event("checkpoint", source="rank1", wallclock=now + 1)
+    pose = live.tracks("robot/pose")
+    pose.append(x=1.0)
+    pose.append(x=2.0)
+    live.flush()
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    _open(page, base_url, live.id, "tab=events")
+    page.wait_for_selector("table.events[data-count='3']")
+    seen = len(urls)
+    # one more at the last wallclock, one stamped earlier by a slower process
+    live.log_event("eval", source="rank0", wallclock=now + 1)
+    live.log_event("late", source="rank3", wallclock=now + 0.5)
+    live.flush()
+    page.wait_for_selector("table.events[data-count='5']", timeout=20_000)
+    _wait_polls(page, 1)
+    names = page.locator("table.events tbody tr td:nth-child(3)").all_inner_texts()
+    assert names == ["warmup", "checkpoint", "checkpoint", "eval", "late"]  # each once
+    polls = [_query(u) for u in urls[seen:] if urlparse(u).path.endswith("/events")]
+    assert polls and all(int(q["start"][0]) >= 3 for q in polls)  # only what is new
+    assert "3" in {q["start"][0] for q in polls}
+
+    page.click("[role=tab][data-tab=tracks]")
+    page.wait_for_selector("table.track[data-topic='robot/pose'][data-count='2']")
+    track = "/tracks/robot/pose"
+    first = [_query(u) for u in urls if urlparse(u).path.endswith(track)]
+    assert first and "start" not in first[-1]  # the topic is read once in full
+    seen = len(urls)
+    pose.append(_ts=-1, z=7.0)  # merges into the last entry (same timestamp)
+    pose.append(x=3.0)
+    live.flush()
+    page.wait_for_selector("table.track[data-count='3'] >> text=7", timeout=20_000)
+    polls = [_query(u) for u in urls[seen:] if urlparse(u).path.endswith(track)]
+    assert polls and all("start" in q for q in polls)  # from the last timestamp held on
+    assert page.locator("table.track th").all_inner_texts() == ["timestamp", "x", "z"]
+    # an entry stamped before the last one held: the total tells, the topic is read again
+    seen = len(urls)
+    pose.append(_ts=now - 10, x=0.5)
+    live.flush()
+    page.wait_for_selector("table.track[data-count='4']", timeout=20_000)
+    assert page.locator("table.track tbody tr").first.inner_text().split("\t")[1] == "0.5"
+    reads = [_query(u) for u in urls[seen:] if urlparse(u).path.endswith(track)]
+    assert any("start" not in q for q in reads)
+    live.finish()
+    page.wait_for_selector(".run[data-live='0']", timeout=10_000)
     assert console.errors == []

@@ -1,5 +1,6 @@
 // The REST calls of the run page (on top of ../api's get/send): series ranges and appends,
-// log search and follow, run edits, metadata documents, events, tracks.
+// log search and follow, run edits, metadata documents, events and tracks (both with a cursor
+// for live polls).
 import { get, LogRecord, RunInfo, send, Series } from "../api";
 
 export interface RunDetail extends RunInfo {
@@ -15,6 +16,10 @@ export interface EventRecord {
   wallclock: number;
   source: string | null;
   metadata: Record<string, unknown> | null;
+}
+
+export interface TrackEntry extends Record<string, unknown> {
+  timestamp: number;
 }
 
 export interface LogLine extends LogRecord {
@@ -43,10 +48,15 @@ export const runApi = {
     get<{ logs: LogLine[]; nextStart: number }>(`${run(id)}/logs`, { ...q }),
   metadata: (id: string) =>
     get<{ metadata: Record<string, { value: Record<string, unknown>; updatedAt: number }> }>(`${run(id)}/metadata`),
-  events: (id: string) => get<{ events: EventRecord[] }>(`${run(id)}/events`),
+  /** events from position `start` in append order; `next` is the run's event count (poll from it) */
+  events: (id: string, start = 0) => get<{ events: EventRecord[]; next: number }>(`${run(id)}/events`, { start }),
   topics: (id: string) => get<{ topics: string[] }>(`${run(id)}/tracks`),
-  track: (id: string, topic: string) =>
-    get<{ entries: Record<string, unknown>[] }>(`${run(id)}/tracks/${topic.split("/").map(encodeURIComponent).join("/")}`),
+  /** entries with timestamp >= start (all without it); `total` counts the whole topic */
+  track: (id: string, topic: string, start?: number) =>
+    get<{ entries: TrackEntry[]; total: number }>(`${run(id)}/tracks/${topic.split("/").map(encodeURIComponent).join("/")}`, {
+      start,
+      total: "true",
+    }),
   setDescription: (id: string, description: string) => send<RunDetail>("PATCH", run(id), { description }),
   setTags: (id: string, tags: string[], reset: boolean) => send<RunDetail>("POST", `${run(id)}/tags`, { tags, reset }),
 };

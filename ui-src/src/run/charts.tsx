@@ -2,7 +2,8 @@
 // downsampling (never the full series). Controls: x axis (step, wallclock, relative time or a
 // numeric field), EMA smoothing, log scale. A drag-select zooms and refetches that x range at
 // the same bucket count; while the run is live each tick fetches only the rows after the last
-// total seen (`since`) and appends them.
+// total seen (`since`) and appends them — to the whole series and, for a zoomed chart, to its
+// detail (the new points inside the zoomed range; the range itself never moves).
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { StreamInfo } from "../api";
 import { Chart } from "../chart";
@@ -125,6 +126,26 @@ interface Held {
   axis: string;
   total: number;
   series: Record<string, Points>;
+  /** the last live append: rows [from, to) of the stream, per field (absent after a full read) */
+  chunk?: { from: number; to: number; series: Record<string, Points> };
+}
+
+/** A live append's points in x order: `extra` after `old`, or sorted into it when some of its x
+ * fall inside the held range (another writer's late steps; a field as the x axis). */
+function merged(old: Points, extra: Points): Points {
+  if (extra.x.length === 0) return old;
+  const ordered = extra.x.every((v, i) => i === 0 || extra.x[i - 1] <= v);
+  if (ordered && (old.x.length === 0 || old.x[old.x.length - 1] <= extra.x[0])) return appended(old, extra);
+  const x = old.x.concat(extra.x);
+  const y = old.y.concat(extra.y);
+  const order = x.map((_, i) => i).sort((a, b) => x[a] - x[b] || a - b);
+  return { x: order.map((i) => x[i]), y: order.map((i) => y[i]) };
+}
+
+/** The points with lo <= x < hi (the server's range rule). */
+function within(p: Points, lo: number, hi: number): Points {
+  const keep = p.x.map((v, i) => (v >= lo && v < hi ? i : -1)).filter((i) => i >= 0);
+  return keep.length === p.x.length ? p : { x: keep.map((i) => p.x[i]), y: keep.map((i) => p.y[i]) };
 }
 
 function StreamCharts({ runId, runName, stream, axis, tick, smoothing, log, group }: StreamProps) {
@@ -159,12 +180,14 @@ function StreamCharts({ runId, runName, stream, axis, tick, smoothing, log, grou
       (s) => {
         if (!live || s.total === from.total || current.current !== from) return;
         const series = { ...from.series };
+        const chunk: Record<string, Points> = {};
         let big = false;
         for (const [f, p] of Object.entries(s.series)) {
-          series[f] = appended(series[f] ?? EMPTY, shifted(p, axis));
+          chunk[f] = shifted(p, axis);
+          series[f] = merged(series[f] ?? EMPTY, chunk[f]);
           big ||= series[f].x.length > MAX_HELD;
         }
-        setHeld({ axis: from.axis, total: s.total, series });
+        setHeld({ axis: from.axis, total: s.total, series, chunk: { from: from.total, to: s.total, series: chunk } });
         if (big) setGeneration((g) => g + 1);
       },
       () => undefined, // a failed poll is retried by the next tick
@@ -207,6 +230,8 @@ function StreamCharts({ runId, runName, stream, axis, tick, smoothing, log, grou
                 label={runName}
                 axis={axis}
                 points={held!.series[f]}
+                total={held!.total}
+                chunk={held!.chunk && { from: held!.chunk.from, to: held!.chunk.to, points: held!.chunk.series[f] ?? EMPTY }}
                 smoothing={smoothing}
                 log={log}
               />
@@ -224,46 +249,95 @@ interface FieldProps {
   field: string;
   label: string;
   axis: Axis;
+  /** the whole series as held (live appends included) */
   points: Points;
+  /** the rows held: the stream's total when last read */
+  total: number;
+  /** this field's points of the last live append, rows [from, to) */
+  chunk?: { from: number; to: number; points: Points };
   smoothing: number;
   log: boolean;
 }
 
-/** One field's chart; a zoom refetches the selected x range from the server at BUCKETS. */
-function FieldChart({ runId, stream, field, label, axis, points, smoothing, log }: FieldProps) {
+/** A zoomed range's points, fetched at BUCKETS, and the rows they cover: [0, through). */
+interface Detail {
+  points: Points;
+  through: number;
+}
+
+/** The x range fetched for a zoom: a little wider, so lines run to the chart's edges. */
+function padded(range: [number, number]): [number, number] {
+  const pad = (range[1] - range[0]) * 0.02;
+  return [range[0] - pad, range[1] + pad];
+}
+
+/**
+ * One field's chart; a zoom refetches the selected x range from the server at BUCKETS. While
+ * zoomed, live rows reach the detail too: a live append whose rows follow the detail's is
+ * filtered to the range here (no request); otherwise (an append that raced the zoom's fetch, a
+ * full re-read) the rows after the detail's are fetched for the range (`since`), and a detail
+ * grown past MAX_HELD is fetched again at BUCKETS. The zoomed range stays as it is.
+ */
+function FieldChart({ runId, stream, field, label, axis, points, total, chunk, smoothing, log }: FieldProps) {
   const [zoom, setZoom] = useState<[number, number] | null>(null);
-  const [detail, setDetail] = useState<Points | null>(null);
-  const asked = useRef(0);
+  const [detail, setDetail] = useState<Detail | null>(null);
+  const asked = useRef(0); // bumps on each zoom and axis change: older answers are dropped
+  const fetching = useRef(-1); // the `asked` whose range fetch is in flight
   useEffect(() => {
     asked.current += 1;
     setZoom(null);
     setDetail(null);
   }, [axis]);
 
+  /** Fetches the zoomed range (rows from `base.through` on, merged into `base`; null: all). */
+  const fetchRange = (range: [number, number], base: Detail | null) => {
+    const ask = asked.current;
+    const [lo, hi] = padded(range);
+    fetching.current = ask;
+    runApi
+      .series(runId, stream, {
+        fields: field,
+        x: axis.api,
+        buckets: BUCKETS,
+        start: lo + axis.offset,
+        end: hi + axis.offset,
+        since: base?.through,
+      })
+      .then(
+        (s) => {
+          if (ask !== asked.current) return;
+          fetching.current = -1;
+          const got = shifted(s.series[field] ?? EMPTY, axis);
+          setDetail({ points: base ? merged(base.points, got) : got, through: s.total });
+        },
+        () => {
+          // the zoom still shows the points it holds; the next live append tries again
+          if (ask === asked.current) fetching.current = -1;
+        },
+      );
+  };
+
   const onZoom = useCallback(
     (range: [number, number] | null) => {
-      const ask = ++asked.current;
+      asked.current += 1;
       setZoom(range);
       setDetail(null);
-      if (!range) return;
-      const pad = (range[1] - range[0]) * 0.02; // so lines run to the chart's edges
-      runApi
-        .series(runId, stream, {
-          fields: field,
-          x: axis.api,
-          buckets: BUCKETS,
-          start: range[0] - pad + axis.offset,
-          end: range[1] + pad + axis.offset,
-        })
-        .then(
-          (s) => ask === asked.current && setDetail(shifted(s.series[field] ?? EMPTY, axis)),
-          () => undefined, // the zoom still shows the points already held
-        );
+      if (range) fetchRange(range, null);
     },
     [runId, stream, field, axis],
   );
 
-  const shown = zoom && detail ? detail : points;
+  useEffect(() => {
+    if (!zoom || !detail || total <= detail.through || fetching.current === asked.current) return;
+    if (chunk && chunk.from === detail.through && chunk.to === total) {
+      const [lo, hi] = padded(zoom);
+      const points = merged(detail.points, within(chunk.points, lo, hi));
+      if (points.x.length > MAX_HELD) fetchRange(zoom, null);
+      else setDetail({ points, through: total });
+    } else fetchRange(zoom, detail);
+  }, [total, detail, zoom]);
+
+  const shown = zoom && detail ? detail.points : points;
   const series = useMemo(() => [{ label, ...shown }], [label, shown]);
   return (
     <div class="field-chart">

@@ -1,25 +1,58 @@
 // Events: a timeline (one mark per event, placed by wallclock from the run's creation) and a
-// table; marks and rows are focusable, and selecting one highlights its twin.
-import { useEffect, useState } from "preact/hooks";
+// table; marks and rows are focusable, and selecting one highlights its twin. While the run is
+// live each tick fetches only the events written after the last answer (a position cursor, so
+// events sharing a wallclock or written out of wallclock order are each shown exactly once).
+import { useEffect, useRef, useState } from "preact/hooks";
 import { fmtDuration, fmtTime } from "../format";
 import { EventRecord, runApi } from "./api";
 
 const MARKS = 500; // marks drawn on the timeline at most (the table lists every event)
 
+interface Held {
+  id: string;
+  events: EventRecord[];
+  /** the position after the last event held: the next poll's `start` */
+  next: number;
+}
+
 export function Events({ id, createdAt, tick }: { id: string; createdAt: number; tick: number }) {
-  const [events, setEvents] = useState<EventRecord[] | null>(null);
+  const [held, setHeld] = useState<Held | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [picked, setPicked] = useState<number | null>(null);
-  useEffect(() => {
-    let live = true;
-    runApi.events(id).then(
-      (e) => live && setEvents(e.events),
-      (e: Error) => live && setError(e.message),
+  const current = useRef(held);
+  current.current = held;
+
+  /** Fetches the events from `from.next` and appends them (null: all the events of `id`). */
+  const fetchFrom = (from: Held | null) => {
+    runApi.events(id, from?.next ?? 0).then(
+      (e) => {
+        if (current.current !== from) return; // another answer (or another run) came first
+        setError(null);
+        if (from && e.next === from.next) return; // nothing new
+        if (from && e.next < from.next) {
+          // fewer events than held (the store was rewritten): read them all again
+          setHeld((current.current = null));
+          fetchFrom(null);
+          return;
+        }
+        setHeld({ id, events: (from?.events ?? []).concat(e.events), next: e.next });
+      },
+      (e: Error) => setError(e.message),
     );
-    return () => {
-      live = false;
-    };
-  }, [id, tick]);
+  };
+
+  useEffect(() => {
+    setHeld(null);
+    current.current = null;
+    fetchFrom(null);
+  }, [id]);
+
+  useEffect(() => {
+    const from = current.current;
+    if (tick && from && from.id === id) fetchFrom(from);
+  }, [tick]);
+
+  const events = held?.id === id ? held.events : null;
   if (error)
     return (
       <p class="error" role="alert">

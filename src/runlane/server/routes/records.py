@@ -106,10 +106,29 @@ async def read_logs(
 
 
 @router.get("/runs/{run_id}/events")
-def read_events(request: Request, run_id: str, since: float | None = Query(None)) -> JSON:
+def read_events(
+    request: Request,
+    run_id: str,
+    since: float | None = Query(None, description="keep events with wallclock >= since"),
+    start: int | None = Query(
+        None,
+        ge=0,
+        le=MAX_INDEX,
+        description="keep events from this position on (append order; live: the last next)",
+    ),
+) -> JSON:
+    """Events in append order. With ``start`` (a position, 0-based, in the order the events
+    were written) the answer also holds ``next``, the number of events of the run: polling
+    ``start=next`` gets each later event exactly once. A wallclock cursor (``since``) cannot
+    do that: events of several processes, or logged with an explicit wallclock, are written
+    out of wallclock order, and several may share one wallclock."""
     ctx = ctx_of(request)
     ctx.check_run(request, run_id, "read")
-    return JSON({"events": [event_to_wire(e) for e in ctx.store.read_events(run_id, since)]})
+    if start is None:
+        return JSON({"events": [event_to_wire(e) for e in ctx.store.read_events(run_id, since)]})
+    events = ctx.store.read_events(run_id)
+    kept = [e for e in events[start:] if since is None or e.wallclock >= since]
+    return JSON({"events": [event_to_wire(e) for e in kept], "next": len(events)})
 
 
 @router.get("/runs/{run_id}/tracks")
@@ -124,13 +143,27 @@ def read_track(
     request: Request,
     run_id: str,
     topic: str,
-    start: float | None = Query(None),
-    end: float | None = Query(None),
+    start: float | None = Query(None, description="keep entries with timestamp >= start"),
+    end: float | None = Query(None, description="keep entries with timestamp < end"),
+    total: bool = Query(False, description="also answer the number of entries of the topic"),
 ) -> JSON:
-    """Entries ``{"timestamp": t, **fields}`` with ``start <= t < end``."""
+    """Entries ``{"timestamp": t, **fields}`` with ``start <= t < end``, by timestamp (entries
+    written at one timestamp are merged into one). With ``total=true`` the answer also holds
+    ``total``, the number of entries of the whole topic (whatever the range; the whole topic
+    is read): a live reader that polls ``start=<its last timestamp>`` and keeps its older
+    entries knows that an entry arrived before its cursor (from another process, or with an
+    explicit ``_ts``) when its count falls short of ``total``, and reads the topic again."""
     ctx = ctx_of(request)
     ctx.check_run(request, run_id, "read")
-    return JSON({"entries": jsonable(ctx.store.read_track(run_id, topic, start, end))})
+    if not total:
+        return JSON({"entries": jsonable(ctx.store.read_track(run_id, topic, start, end))})
+    entries = ctx.store.read_track(run_id, topic)
+    kept = [
+        e
+        for e in entries
+        if (start is None or e["timestamp"] >= start) and (end is None or e["timestamp"] < end)
+    ]
+    return JSON({"entries": jsonable(kept), "total": len(entries)})
 
 
 @router.get("/runs/{run_id}/lineage")
