@@ -679,10 +679,12 @@ def test_tracks_merge_same_timestamp_and_read_ranges(store: Store) -> None:
         ),
     )
     store.write(run_id, Batch(tracks=[TrackEntry("robot/pose", 3.0, {"x": 2.0})]))
+    # another batch at a timestamp already written: merged on read too, later fields win
+    store.write(run_id, Batch(tracks=[TrackEntry("robot/pose", 2.0, {"x": 7.0, "z": 1.0})]))
     assert sorted(store.list_tracks(run_id)) == ["camera", "robot/pose"]
     assert store.read_track(run_id, "robot/pose") == [
         {"timestamp": 1.0, "x": 0.0, "y": 0.0},
-        {"timestamp": 2.0, "x": 9.0, "y": 5.0},
+        {"timestamp": 2.0, "x": 7.0, "y": 5.0, "z": 1.0},
         {"timestamp": 3.0, "x": 2.0},
     ]
     assert [e["timestamp"] for e in store.read_track(run_id, "robot/pose", start=2.0)] == [2.0, 3.0]

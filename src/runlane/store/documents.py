@@ -246,6 +246,19 @@ def merge_track_entries(entries: Iterable[TrackEntry]) -> dict[str, list[dict[st
     }
 
 
+def merge_track_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sort read entries ``{"timestamp": t, **fields}`` by timestamp and merge those at one
+    timestamp, later fields winning: entries written in different batches at one timestamp
+    read as one, as within a batch (:func:`merge_track_entries`) and on the server."""
+    merged: list[dict[str, Any]] = []
+    for row in sorted(rows, key=lambda r: r["timestamp"]):  # stable: write order kept
+        if merged and merged[-1]["timestamp"] == row["timestamp"]:
+            merged[-1].update(row)
+        else:
+            merged.append(dict(row))
+    return merged
+
+
 def run_record(info: RunInfo, params: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
     """The flat record the filter language evaluates (see :mod:`runlane.query`)."""
     return {

@@ -331,12 +331,11 @@ class MemoryStore:
     ) -> list[dict[str, Any]]:
         with self._lock:
             rows = list(self._run(run_id).tracks.get(topic, []))
-        rows = [
+        return docs.merge_track_rows(
             r
             for r in rows
             if (start is None or r["timestamp"] >= start) and (end is None or r["timestamp"] < end)
-        ]
-        return sorted(rows, key=lambda r: r["timestamp"])
+        )
 
     def read_lineage(self, run_id: str) -> list[LineageRecord]:
         with self._lock:

@@ -674,14 +674,7 @@ class LocalStore:
             if (start is None or row["timestamp"] >= start)
             and (end is None or row["timestamp"] < end)
         ]
-        rows.sort(key=lambda r: r["timestamp"])
-        merged: list[dict[str, Any]] = []
-        for row in rows:  # entries at one timestamp merge, later fields win (as on the server)
-            if merged and merged[-1]["timestamp"] == row["timestamp"]:
-                merged[-1].update(row)
-            else:
-                merged.append(row)
-        return merged
+        return docs.merge_track_rows(rows)
 
     def read_lineage(self, run_id: str) -> list[LineageRecord]:
         path = self._dir(run_id) / "lineage.jsonl"
