@@ -1,8 +1,10 @@
-"""``runlane server`` (serve REST + gRPC over a store) and ``runlane token`` (API tokens)."""
+"""``runlane server`` (serve REST + gRPC over a store), ``runlane server gc`` (one garbage
+collection pass over a ServerStore) and ``runlane token`` (API tokens)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from runlane.cli.common import emit_json, positive_int
 
@@ -62,6 +64,45 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="largest request body accepted (64 MiB)",
     )
     server.set_defaults(func=cmd_server)
+    actions = server.add_subparsers(dest="server_action", metavar="[ACTION]")
+    gc = actions.add_parser(
+        "gc",
+        help="remove expired uploads and commit ids and unreferenced parts, once",
+        description="One garbage collection pass over a postgresql:// store (every `runlane "
+        "server` also runs one each $RUNLANE_GC_INTERVAL, default 1h): uploads untouched and "
+        "commit ids older than --older-than, and objects nothing names any more once found so "
+        "for that long. Safe while servers run. Give the --artifacts the servers use.",
+    )
+    # own dests: `runlane server --store URI gc` keeps the server's options as defaults
+    gc.add_argument(
+        "--store",
+        dest="gc_store",
+        metavar="URI",
+        help="postgresql://… (default: $RUNLANE_STORE)",
+    )
+    gc.add_argument(
+        "--artifacts",
+        dest="gc_artifacts",
+        metavar="s3://BUCKET/PREFIX",
+        help="the servers' object store ($RUNLANE_ARTIFACTS; none: the database's own)",
+    )
+    gc.add_argument(
+        "--s3-endpoint",
+        dest="gc_s3_endpoint",
+        metavar="URL",
+        help="S3 service URL ($RUNLANE_S3_ENDPOINT; keys from AWS_* variables)",
+    )
+    gc.add_argument(
+        "--older-than",
+        type=_duration,
+        default=24 * 3600.0,
+        metavar="DURATION",
+        help="age past which things go: 3600, 30m, 24h, 7d (24h; commit ids retried later "
+        "than this are applied again)",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="report what would go; delete nothing")
+    gc.add_argument("--json", action="store_true", help="print the report as JSON")
+    gc.set_defaults(func=cmd_gc, parser=gc)
 
     token = sub.add_parser("token", help="create, list or revoke API tokens of a store")
     actions = token.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -104,6 +145,46 @@ def cmd_server(args: argparse.Namespace) -> int:
             max_body=args.max_body,
         )
     )
+
+
+def _duration(text: str) -> float:
+    from runlane.errors import InvalidArgumentError
+    from runlane.server.gc_schedule import parse_duration
+
+    try:
+        return parse_duration(text, "--older-than")
+    except InvalidArgumentError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from runlane import settings
+    from runlane.cli.common import UsageError
+    from runlane.server.gc_schedule import summary
+    from runlane.store.server import ServerStore
+    from runlane.store.server.gc import collect_garbage
+    from runlane.store.server.open import object_store_from
+
+    uri = args.gc_store or args.store or settings.default_store_uri()
+    if not uri.startswith(("postgresql://", "postgres://")):
+        raise UsageError(
+            f"--store {uri!r} is not a postgresql:// URI: only a server's PostgreSQL store "
+            "needs collecting (a folder store removes its expired uploads itself)"
+        )
+    objects = object_store_from(
+        args.gc_artifacts or args.artifacts or os.environ.get("RUNLANE_ARTIFACTS"),
+        args.gc_s3_endpoint or args.s3_endpoint,
+    )
+    store = ServerStore(uri, objects=objects, pool_size=4)  # a private cache folder
+    try:
+        report = collect_garbage(store, older_than=args.older_than, dry_run=args.dry_run)
+    finally:
+        store.close()
+    if args.json:
+        emit_json(report.to_dict())
+        return 0
+    print(f"{'dry run: ' if report.dry_run else ''}{summary(report)}")
+    return 0
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ s3://bucket/prefix`` at ``--s3-endpoint``, else in the database) or a folder (th
 the SDK writes; default ``RUNLANE_DIR``). Auth is on when the store's token registry holds a
 token (``auth="auto"``), or as told. Without auth the server binds loopback addresses only,
 unless ``insecure`` — refusing with :class:`~runlane.errors.InvalidArgumentError` otherwise.
+On a ServerStore a thread collects garbage every ``RUNLANE_GC_INTERVAL``
+(:mod:`runlane.server.gc_schedule`).
 """
 
 from __future__ import annotations
@@ -112,7 +114,11 @@ def serve(options: ServeOptions) -> int:
     """Serve until SIGINT/SIGTERM; return the exit code."""
     import uvicorn
 
+    from runlane.server.gc_schedule import GcSchedule, start_collector
+
+    schedule = GcSchedule.from_env()  # a bad RUNLANE_GC_* refuses to start, before the store opens
     store, app, _tokens = build(options)
+    collector = start_collector(store, schedule)  # ServerStore: periodic garbage collection
     grpc_server = None
     if options.grpc_port is not None:
         from runlane.server.grpc.server import start_grpc
@@ -149,5 +155,7 @@ def serve(options: ServeOptions) -> int:
         signal.signal(signal.SIGTERM, previous)
         if grpc_server is not None:
             grpc_server.stop(grace=5).wait(10)
+        if collector is not None:
+            collector.stop()
         store.close()
     return 0

@@ -29,7 +29,9 @@ The contracts of :class:`~runlane.server.upload_area.UploadArea`, across replica
   :meth:`~runlane.server.artifacts_service.ArtifactService.commit`), so an answer exists
   exactly when the commit's records do, and a retry on any replica gets the first answer.
 * Uploads untouched for ``ttl`` seconds (rows, parts, cached bytes) and older commit answers
-  are removed by a later ``create``.
+  are removed by a later ``create``, the way garbage collection removes them
+  (:func:`runlane.store.server.gc.expire_uploads`: never an upload an append just touched or
+  a commit is consuming), and by garbage collection passes (``runlane server gc``).
 
 Driver and object store errors raise :class:`~runlane.errors.StoreError`.
 """
@@ -61,6 +63,7 @@ from runlane.server.upload_area import (
     check_sha256,
     check_upload_id,
 )
+from runlane.store.server.gc import expire_commit_ids, expire_uploads
 from runlane.store.server.objects import ObjectStore
 
 PART = 8 << 20
@@ -185,16 +188,12 @@ class SharedUploadArea(UploadArea):
             if now - self._swept < SWEEP_EVERY:
                 return
             self._swept = now
-        with self._store.connection() as conn:
-            expired = [
-                str(r[0])
-                for r in conn.execute(
-                    "SELECT id FROM artifact_uploads WHERE updated < %s", (now - self.ttl,)
-                ).fetchall()
-            ]
-            conn.execute("DELETE FROM artifact_commits WHERE at < %s", (now - self.ttl,))
-        for upload_id in expired:
-            self.discard(upload_id)
+        expire_commit_ids(self._store, now - self.ttl)
+        for upload_id in expire_uploads(self._store, now - self.ttl).ids:
+            with self._lock:
+                self._hashes.pop(upload_id, None)
+                self._local_only.discard(upload_id)
+            shutil.rmtree(self.folder(upload_id), ignore_errors=True)
         for entry in self.root.iterdir() if self.root.is_dir() else []:
             with contextlib.suppress(OSError):  # what this process left of old uploads
                 if now - entry.stat().st_mtime > self.ttl:

@@ -32,7 +32,9 @@ Contracts:
   mirror existed).
 * Files up to :data:`~.mirror_files.INLINE` bytes live in their row; larger ones (artifact
   bytes kept in run folders when no S3 object store is configured) are content-addressed
-  parts in the store's object store (see :mod:`.mirror_files`), never deleted.
+  parts in the store's object store (see :mod:`.mirror_files`). A block stores parts only
+  while holding :data:`PARTS_LOCK` shared (until it commits the rows naming them); garbage
+  collection (:mod:`.gc`) deletes parts no row names only while holding it exclusively.
 * The cache folder belongs to one process (an ``flock`` on ``<folder>/.mirror.lock``); a
   process given a folder another one holds works in a private temporary folder.
 * :meth:`touch` is the hook of :func:`runlane.artifacts.home.project_dir`: code that reaches a
@@ -79,6 +81,9 @@ Connect = Callable[[], AbstractContextManager[Conn]]
 MODELBOX = ".modelbox"
 #: Advisory lock space of scope locks ("rlmr"); the key is a hash of the scope.
 LOCK_SPACE = 0x726C6D72
+#: Advisory lock ``(space "rlgc", key 0)`` over stored parts: taken shared by a write block
+#: before it stores a part (held to its commit), exclusively by garbage collection.
+PARTS_LOCK = (0x726C6763, 0)
 _ROW = "d.scope, d.path, d.body, d.blob, d.size, d.deleted, d.seq"
 
 
@@ -388,7 +393,7 @@ class ArtifactMirror:
             top = 0
             for path in changed:
                 try:
-                    body, blob, sig = self._read(self.root / path)
+                    body, blob, sig = self._read(self.root / path, conn)
                 except FileNotFoundError:  # removed since the listing
                     if path in known:
                         gone.append(path)
@@ -424,14 +429,16 @@ class ArtifactMirror:
                 out[scope] = (max(top, self._applied.get(scope, 0)), known)
         return out
 
-    def _read(self, path: Path) -> tuple[bytes | None, dict[str, Any] | None, Sig]:
-        """``(body, blob, Sig)`` of a cache file: inline when small, else stored as parts."""
+    def _read(self, path: Path, conn: Conn) -> tuple[bytes | None, dict[str, Any] | None, Sig]:
+        """``(body, blob, Sig)`` of a cache file: inline when small, else stored as parts
+        (under :data:`PARTS_LOCK`, taken shared on the block's ``conn``)."""
         with open(path, "rb") as fh:
             info = os.fstat(fh.fileno())
             if info.st_size <= INLINE:
                 data = fh.read()
                 sig = signature(info)
                 return data, None, (len(data), sig[1], sig[2])
+        conn.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", PARTS_LOCK)
         blob, sig = put_parts(self._objects, path)
         return None, blob, sig
 

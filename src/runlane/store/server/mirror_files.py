@@ -31,8 +31,9 @@ from runlane.store.server.objects import ObjectStore
 
 Sig = tuple[int, int, int]
 #: Files larger than this go to the object store as parts; smaller ones stay in their row
-#: (a rewritten row's old body is reclaimed by PostgreSQL; parts are never deleted, being
-#: shared by content, so only bytes files that are rarely rewritten should pass this).
+#: (a rewritten row's old body is reclaimed by PostgreSQL; parts, shared by content, only by
+#: garbage collection (:mod:`.gc`), so only bytes files that are rarely rewritten should pass
+#: this).
 INLINE = 8 << 20
 PART = 8 << 20
 _TEMP_SUFFIXES = (".tmp", ".tmpdir", ".old")

@@ -1,6 +1,7 @@
 """Where the ServerStore keeps immutable blobs (cold metric chunks): S3 or PostgreSQL itself.
 
-An :class:`ObjectStore` puts, gets and deletes whole objects by key. Keys are written once
+An :class:`ObjectStore` puts, gets and deletes whole objects by key, and lists the keys under
+a prefix (:meth:`ObjectStore.scan`, for garbage collection). Keys are written once
 and never rewritten with other content, so readers may cache bodies by key. Failures raise
 :class:`~runlane.errors.StoreError` (driver error chained); a missing key raises
 :class:`~runlane.errors.NotFoundError`.
@@ -12,7 +13,7 @@ and never rewritten with other content, so readers may cache bodies by key. Fail
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +24,15 @@ import psycopg
 from runlane.errors import InvalidArgumentError, NotFoundError, StoreError
 
 Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
+_SCAN_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """One stored object as :meth:`ObjectStore.scan` lists it: its key and size in bytes."""
+
+    key: str
+    size: int
 
 
 class ObjectStore(Protocol):
@@ -37,6 +47,11 @@ class ObjectStore(Protocol):
 
     def delete(self, keys: list[str]) -> None:
         """Delete ``keys``; keys that do not exist are ignored."""
+        ...
+
+    def scan(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, in pages (a consistent listing is
+        not promised: objects put or deleted meanwhile may or may not appear)."""
         ...
 
 
@@ -139,6 +154,18 @@ class S3Objects:
             except Exception as exc:
                 raise StoreError(f"could not delete objects under {self.uri}: {exc}") from exc
 
+    def scan(self, prefix: str) -> Iterator[ObjectInfo]:
+        skip = len(self.location.prefix)
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.location.bucket, Prefix=self._key(prefix)
+            )
+            for page in pages:
+                for item in page.get("Contents") or []:
+                    yield ObjectInfo(str(item["Key"])[skip:], int(item["Size"]))
+        except Exception as exc:
+            raise StoreError(f"could not list {self.uri}{prefix}: {exc}") from exc
+
 
 class DatabaseObjects:
     """Objects as rows of the ``objects`` table of the store's own database."""
@@ -169,3 +196,18 @@ class DatabaseObjects:
     def delete(self, keys: list[str]) -> None:
         with self._connect() as conn:
             conn.execute("DELETE FROM objects WHERE key = ANY(%s)", (keys,))
+
+    def scan(self, prefix: str) -> Iterator[ObjectInfo]:
+        after = ""
+        while True:  # pages in key order, so no connection is held between them
+            with self._connect() as conn:
+                rows = conn.execute(
+                    "SELECT key, octet_length(data) FROM objects "
+                    "WHERE starts_with(key, %s) AND key > %s ORDER BY key LIMIT %s",
+                    (prefix, after, _SCAN_PAGE),
+                ).fetchall()
+            for key, size in rows:
+                yield ObjectInfo(str(key), int(size))
+            if len(rows) < _SCAN_PAGE:
+                return
+            after = str(rows[-1][0])

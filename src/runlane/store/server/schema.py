@@ -26,6 +26,8 @@ Tables (one row per record; JSON documents as JSONB with non-finite floats tagge
     artifact_uploads, artifact_upload_parts, artifact_commits
                     resumable uploads (offset; parts in the object store) and the answers of
                     finished commits (see runlane.server.shared_uploads)
+    gc_marks        object keys garbage collection found unreferenced, and since when;
+    gc_identity     the id this database claims its object store with (runlane.store.server.gc)
 """
 
 from __future__ import annotations
@@ -219,6 +221,19 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             commit_id text PRIMARY KEY,
             answer jsonb NOT NULL,
             at double precision NOT NULL
+        );
+        """,
+    ),
+    (
+        5,
+        "garbage collection marks",
+        """
+        CREATE TABLE gc_marks (
+            key text PRIMARY KEY,
+            seen double precision NOT NULL
+        );
+        CREATE TABLE gc_identity (
+            id text PRIMARY KEY
         );
         """,
     ),
