@@ -13,6 +13,9 @@ the numbers are server time plus an in-process HTTP round trip, no socket):
 * ``projects``: ``GET /projects``.
 * ``keys``: ``GET /runs/keys`` (the newest 200 runs' params, meta and metric keys: the runs
   listed, then their params and streams in one bulk read each).
+* ``columns``: ``GET /runs?limit=100&column=...`` — a page of the runs table showing two
+  params, a meta key and a metric's minimum (params and streams of the page in one bulk read
+  each, then one column read per run).
 * ``lineage``: ``GET /runs/{id}/lineage/graph`` of a run in the middle of the project.
 
 Data: project ``bench/scale`` holds ``--runs`` runs, each with three params, a tag, a 3-row
@@ -164,6 +167,14 @@ def requests(middle: str) -> dict[str, tuple[str, dict[str, Any]]]:
         "group tags": ("/runs/groups", {"project": PROJECT, "by": "tags"}),
         "projects": ("/projects", {}),
         "keys": ("/runs/keys", {"project": PROJECT}),
+        "columns": (
+            "/runs",
+            {
+                "project": PROJECT,
+                "limit": 100,
+                "column": ["params.lr", "params.bs", "meta.note", "metrics.loss:min"],
+            },
+        ),
         "lineage": (f"/runs/{middle}/lineage/graph", {}),
     }
 
@@ -211,6 +222,13 @@ def check(label: str, body: dict[str, Any], runs: int) -> None:
         "group tags": lambda b: [g["count"] for g in b["groups"]] == [(runs + 1) // 2, runs // 2],
         "projects": lambda b: [p["runs"] for p in b["projects"]] == [10, runs],
         "keys": lambda b: b["params"] == ["bs", "lr", "seed"] and b["metrics"] == ["loss"],
+        "columns": lambda b: (
+            len(b["runs"]) == 100
+            and all(
+                {"params.lr", "params.bs", "metrics.loss:min"} <= set(r["values"])
+                for r in b["runs"]
+            )
+        ),
         "lineage": lambda b: len(b["nodes"]) > 3,
     }
     if not expect[label](body):

@@ -113,31 +113,48 @@ def _aggregate(column: np.ndarray[Any, Any], how: Aggregate) -> float | None:
     return float(finite[-1])
 
 
-def column_values(store: Store, info: RunInfo, columns: Sequence[Column]) -> dict[str, Any]:
-    """``{column text: value}`` for one run; a column the run lacks is left out.
+def column_values(
+    store: Store, infos: Sequence[RunInfo], columns: Sequence[Column]
+) -> list[dict[str, Any]]:
+    """``{column text: value}`` for each run of ``infos`` (in order); a column a run lacks is
+    left out.
 
-    Reads the params only when a params column is asked for, and each stream holding an asked
-    metric once (only the asked fields)."""
-    out: dict[str, Any] = {}
-    if any(c.kind == "params" for c in columns):
-        params = store.read_params(info.id).data
-        for c in columns:
-            if c.kind == "params" and c.key in params:
-                out[c.text] = _finite(params[c.key])
-    for c in columns:
-        if c.kind == "meta" and c.key in info.extra:
-            out[c.text] = _finite(info.extra[c.key])
+    A page costs one params read and one stream listing for all its runs
+    (:meth:`~runlane.store.base.Store.read_params_many`,
+    :meth:`~runlane.store.base.Store.list_streams_many`), each only when a column needs it,
+    then one column read per run and stream holding an asked metric (only the asked fields).
+    A run deleted meanwhile gets its meta values only."""
+    ids = [info.id for info in infos]
+    params = store.read_params_many(ids) if any(c.kind == "params" for c in columns) else {}
     metrics = [c for c in columns if c.kind == "metrics"]
-    if not metrics:
-        return out
-    fields = {s.name: set(s.fields) for s in store.list_streams(info.id)}
+    streams = store.list_streams_many(ids) if metrics else {}
+    out: list[dict[str, Any]] = []
+    for info in infos:
+        values: dict[str, Any] = {}
+        doc = params.get(info.id)
+        for c in columns:
+            if c.kind == "params" and doc is not None and c.key in doc.data:
+                values[c.text] = _finite(doc.data[c.key])
+            elif c.kind == "meta" and c.key in info.extra:
+                values[c.text] = _finite(info.extra[c.key])
+        if info.id in streams:
+            fields = {s.name: set(s.fields) for s in streams[info.id]}
+            values.update(_metric_values(store, info.id, fields, metrics))
+        out.append(values)
+    return out
+
+
+def _metric_values(
+    store: Store, run_id: str, fields: dict[str, set[str]], metrics: Sequence[Column]
+) -> dict[str, float]:
     wanted: dict[str, dict[str, list[Column]]] = {}
     for c in metrics:
         place = _metric_place(c.key, fields)
         if place is not None:
             wanted.setdefault(place[0], {}).setdefault(place[1], []).append(c)
+    out: dict[str, float] = {}
     for stream, by_field in wanted.items():
-        data = store.read_columns(info.id, stream, list(by_field))
+        data = store.read_columns(run_id, stream, list(by_field))
         for field, cols in by_field.items():
             if field not in data:
                 continue

@@ -90,8 +90,9 @@ def search_runs(
     page = found[:limit]
     runs = [info_to_wire(i) for i in page]
     if columns:
-        for wire, info in zip(runs, page, strict=True):
-            wire["values"] = jsonable(table.column_values(ctx.store, info, columns))
+        values = table.column_values(ctx.store, page, columns)
+        for wire, row in zip(runs, values, strict=True):
+            wire["values"] = jsonable(row)
     out: dict[str, Any] = {
         "runs": runs,
         "offset": offset,
