@@ -24,6 +24,9 @@ What is measured
 * **read 1M → 1,000 buckets**: ``GET /series?buckets=1000`` of a 1,000,000-point stream (99%
   in Parquet chunks in SeaweedFS, the rest hot in PostgreSQL): the first (cold) request and
   the median of 10 warm ones, timed on the client (server time + one loopback round trip).
+* **live chart poll**: ``GET /series?since=<total-10>`` of the same stream (every field, step
+  axis, as the run page polls a running run every ~2 s): the store reads only the rows from
+  ``since`` on (``read_columns(start=)``), not the million; first request and warm median.
 * **MLflow** (``bench/peers/.venv`` with mlflow and psycopg2): ``mlflow server`` with a
   PostgreSQL backend, the same rows through ``MlflowClient.log_batch`` (1,000 metrics a call,
   MLflow's limit).
@@ -286,6 +289,15 @@ def series_request(url: str, run_id: str) -> Request:
     )
 
 
+def live_poll_request(url: str, run_id: str, total: int) -> Request:
+    """The run page's live poll: ``/series?since=<total-10>`` (every field, step axis)."""
+    return (
+        f"{url}/api/v1/runs/{run_id}/streams/default/series",
+        {"buckets": 1000, "since": max(total - 10, 0)},
+        lambda doc: {"rows_returned": int(doc["count"]), "total": int(doc["total"])},
+    )
+
+
 def downsampled_reads(requests: list[Request], repeats: int = 10) -> list[dict[str, Any]]:
     """Time each GET on the client (server time + one loopback round trip) over its own
     keep-alive connection: the first (cold) request of each, then ``repeats`` rounds with
@@ -394,6 +406,8 @@ def main() -> int:
         run_id = _fill_through_server(url, "million", args.read_points, child_env)
         results["read_setup_compaction_s"] = wait_compacted(dsn)
         results["read"] = timed_series(url, run_id)
+        poll = live_poll_request(url, run_id, int(results["read"]["total"]))
+        results["live_poll"] = downsampled_reads([poll])[0]
         long_id = _fill_through_server(url, "long", args.compare_points, child_env)
         wait_compacted(dsn)
         if args.no_mlflow or mlflow_skip:
@@ -527,6 +541,10 @@ def print_table(r: dict[str, Any]) -> None:
         f"| read {r['read']['total']:,} points → 1,000 buckets | cold "
         f"{r['read']['cold_ms']:.0f} ms, warm median {r['read']['warm_median_ms']:.0f} ms "
         f"({r['read']['points_returned']} points) | ≤ 150 ms |",
+        f"| live chart poll of {r['live_poll']['total']:,} points, `/series?since=total-10` | "
+        f"cold {r['live_poll']['cold_ms']:.1f} ms, warm median "
+        f"{r['live_poll']['warm_median_ms']:.1f} ms ({r['live_poll']['rows_returned']} rows) | "
+        "— |",
     ]
     mlflow = r.get("mlflow", {})
     if "values_per_s" in mlflow:

@@ -897,3 +897,52 @@ def test_list_streams_many_is_list_streams_of_each(store: Store) -> None:
     assert store.list_streams_many(UNKNOWN_IDS) == {}
     store.delete_run(b)
     assert set(store.list_streams_many([a, b])) == {a}
+
+
+# --- read_columns from a start index (live chart polls) -------------------------------------------
+
+
+def _long_mixed_stream(store: Store) -> str:
+    """11 rows in three batches — past the PostgreSQL contract store's 3-row chunks, so a
+    read from a start index cuts into a chunk, starts at a chunk border or lands in the hot
+    rows. ``early`` appears only in the first rows, ``b`` is sometimes a string, ``_step`` is
+    logged on some rows only, one value is infinite."""
+    run_id = make_run(store)
+    first = [{"a": i, "early": -i, "b": "x" if i % 2 else i, "_ts": 100.0 + i} for i in range(4)]
+    second = [{"a": i * 0.5, "_step": 10 * i, "_ts": 100.0 + i} for i in range(4, 8)]
+    second[1]["a"] = math.inf
+    third = [{"b": i, "c": True, "_ts": 100.0 + i} for i in range(8, 11)]
+    store.write(run_id, rows_batch("default", first))
+    store.write(run_id, rows_batch("default", second, nonfinite=True))
+    store.write(run_id, rows_batch("default", third))
+    return run_id
+
+
+@pytest.mark.parametrize("fields", [None, ["a", "b", "_step", "early", "absent"]])
+def test_read_columns_from_start_is_the_full_read_sliced(
+    store: Store, fields: list[str] | None
+) -> None:
+    run_id = _long_mixed_stream(store)
+    full = store.read_columns(run_id, "default", fields)
+    assert full["_index"].tolist() == list(range(11))
+    assert full["a"][5] == math.inf and np.isnan(full["early"][4:]).all()
+    for start in (0, 1, 3, 4, 5, 8, 9, 10, 11, 12, 1000):
+        part = store.read_columns(run_id, "default", fields, start=start)
+        assert set(part) == set(full), start
+        assert part["_index"].dtype == np.int64
+        assert part["_index"].tolist() == list(range(start, 11)), start
+        for name, column in full.items():
+            assert part[name].dtype == column.dtype, (start, name)
+            np.testing.assert_array_equal(part[name], column[start:], err_msg=f"{start} {name}")
+
+
+def test_read_columns_start_on_a_missing_stream_and_bad_starts(store: Store) -> None:
+    run_id = _long_mixed_stream(store)
+    never = store.read_columns(run_id, "never", ["a"], start=5)
+    assert set(never) == {"_index", "a"}
+    assert len(never["_index"]) == 0 and len(never["a"]) == 0
+    for bad in (-1, -11):
+        with pytest.raises(InvalidArgumentError, match=str(bad)):
+            store.read_columns(run_id, "default", ["a"], start=bad)
+    with pytest.raises(NotFoundError):
+        store.read_columns("nope-nope", "default", start=3)

@@ -149,11 +149,17 @@ class Store(Protocol):
         ...
 
     def read_columns(
-        self, run_id: str, stream: str, fields: Sequence[str] | None = None
+        self, run_id: str, stream: str, fields: Sequence[str] | None = None, start: int = 0
     ) -> dict[str, np.ndarray[Any, Any]]:
-        """Numeric columns of a stream: ``_index`` (int64), ``_step`` (float64), ``_ts``
-        (float64) and each requested field (all numeric fields when ``None``) as float64
-        with NaN where a row lacks the field or holds a non-number."""
+        """Numeric columns of the stream's rows with index ``>= start``: ``_index`` (int64,
+        their indices ``start, start+1, ...``), ``_step`` (float64), ``_ts`` (float64) and
+        each requested field (all numeric fields of the whole stream when ``None``) as
+        float64 with NaN where a row lacks the field or holds a non-number. The answer is
+        the full read (``start=0``) sliced at ``start``, and costs only the rows kept (a
+        live chart reads just what is new). ``start`` past the end gives every column
+        empty (each asked field still present); an unknown stream reads as empty. A
+        negative ``start`` raises InvalidArgumentError (unlike :meth:`read_rows`, no
+        counting from the end: ``start`` is a cursor, the previous answer's row count)."""
         ...
 
     def read_logs(

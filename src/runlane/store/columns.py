@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from runlane.errors import InvalidArgumentError
+
 NAN = float("nan")
 _NUMERIC = (int, float, bool)
 
@@ -39,9 +41,25 @@ def field_names(rows: Iterable[dict[str, Any]]) -> list[str]:
     return list(seen)
 
 
+def check_start(start: int) -> int:
+    """``start`` of :meth:`~runlane.store.base.Store.read_columns`, checked: an integer
+    ``>= 0``. Raises InvalidArgumentError naming the value otherwise."""
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
+        raise InvalidArgumentError(
+            f"read_columns start {start!r} must be an integer >= 0 (the first row index kept)"
+        )
+    return int(start)
+
+
 def step_column(columns: dict[str, np.ndarray[Any, Any]], count: int) -> np.ndarray[Any, Any]:
-    """The x value of each row: ``_step`` where logged, else a ``step`` field, else the index."""
-    index = np.arange(count, dtype=np.float64)
+    """The x value of each row: ``_step`` where logged, else a ``step`` field, else the
+    row's index — ``columns["_index"]`` when present (columns read from a ``start`` on carry
+    their absolute indices there), else ``0 .. count-1``."""
+    given = columns.get("_index")
+    if given is not None and len(given) == count:
+        index = given.astype(np.float64)
+    else:
+        index = np.arange(count, dtype=np.float64)
     for name in ("step", "_step"):
         col = columns.get(name)
         if col is not None and len(col) == count:

@@ -29,7 +29,7 @@ from runlane.entities import (
 from runlane.errors import NotFoundError
 from runlane.query import evaluate, parse, parse_sort, sort_records
 from runlane.store import documents as docs
-from runlane.store.columns import field_names, numeric_column, stats_of
+from runlane.store.columns import check_start, field_names, numeric_column, stats_of
 from runlane.store.grouping import MAX_IDS, check_max_ids, group_field, group_records
 from runlane.timeutil import iso, now
 from runlane.values import decode_value
@@ -297,13 +297,15 @@ class MemoryStore:
             return RowsPage(rows=page, start_index=start, total=len(rows))
 
     def read_columns(
-        self, run_id: str, stream: str, fields: Sequence[str] | None = None
+        self, run_id: str, stream: str, fields: Sequence[str] | None = None, start: int = 0
     ) -> dict[str, np.ndarray[Any, Any]]:
+        start = check_start(start)
         with self._lock:
             s = self._run(run_id).streams.get(stream)
-            rows = [r[1] for r in s.rows] if s else []
-        wanted = field_names(rows) if fields is None else list(fields)
-        out = {"_index": np.arange(len(rows), dtype=np.int64)}
+            every = s.rows if s else []
+            wanted = field_names(r[1] for r in every) if fields is None else list(fields)
+            rows = [r[1] for r in every[start:]]
+        out = {"_index": np.arange(start, start + len(rows), dtype=np.int64)}
         for fld in wanted:
             out[fld] = numeric_column(rows, fld)[0]
         return out

@@ -53,6 +53,7 @@ from runlane.entities import (
 )
 from runlane.errors import NotFoundError, RunlaneError, StoreError
 from runlane.store import documents as docs
+from runlane.store.columns import check_start
 from runlane.store.grouping import MAX_IDS
 from runlane.store.spool import Spool
 from runlane.store.tags import untag
@@ -480,9 +481,12 @@ class RemoteStore:
         return RowsPage(rows=rows, start_index=int(d["startIndex"]), total=int(d["streamTotal"]))
 
     def read_columns(
-        self, run_id: str, stream: str, fields: Sequence[str] | None = None
+        self, run_id: str, stream: str, fields: Sequence[str] | None = None, start: int = 0
     ) -> dict[str, np.ndarray[Any, Any]]:
-        params = {} if fields is None else {"fields": ",".join(fields)}
+        start = check_start(start)
+        params: dict[str, Any] = {} if fields is None else {"fields": ",".join(fields)}
+        if start:
+            params["start"] = start
         response = self._send(
             "GET", f"/runs/{self._id(run_id)}/streams/{stream}/columns", params=params
         )

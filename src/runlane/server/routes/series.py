@@ -9,7 +9,9 @@ Its x axis is ``step``, ``index``, ``time`` or ``field:<name>`` (any numeric fie
 custom step key: rows without it are left out, the rest sorted by it). ``start``/``end``
 keep an x range (a zoomed chart refetches that range at the same bucket count) and ``since``
 keeps rows from an index on (a live chart passes the previous answer's ``total`` and gets
-only the new points).
+only the new points): the store reads only those rows (``read_columns(..., start=since)``),
+so a poll of a million-point stream costs what is new, not the whole stream. ``/columns``
+takes the same cursor as ``start``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from runlane.server.context import MAX_INDEX, MAX_PAGE
 from runlane.server.downsample import minmax, window
 from runlane.server.responses import JSON
 from runlane.server.routes.runs import ctx_of
+from runlane.store.base import Store
 from runlane.store.columns import stats_of, step_column
 from runlane.store.wire import COLUMNS_TYPE, encode_columns, jsonable, stream_to_wire
 
@@ -95,10 +98,11 @@ def read_columns(
     run_id: str,
     stream: str,
     fields: str | None = Query(None, description="comma-separated; all fields when absent"),
+    start: int = Query(0, ge=0, le=MAX_INDEX, description="keep rows with index >= start"),
 ) -> Response:
     ctx = ctx_of(request)
     ctx.check_run(request, run_id, "read")
-    columns = ctx.store.read_columns(run_id, stream, _fields(fields))
+    columns = ctx.store.read_columns(run_id, stream, _fields(fields), start)
     return Response(encode_columns(columns), media_type=COLUMNS_TYPE)
 
 
@@ -145,12 +149,12 @@ def read_series(
                 }
             )
     extra = {"step": ["_step", "step"], "time": ["_ts"], "index": []}.get(x, [x_field or ""])
-    columns = ctx.store.read_columns(run_id, stream, None if wanted is None else [*wanted, *extra])
+    asked = None if wanted is None else [*wanted, *extra]
+    columns = ctx.store.read_columns(run_id, stream, asked, since or 0)
     count = len(columns["_index"])
+    total = _total(ctx.store, run_id, stream, since or 0, count)
     xs = _x_values(columns, count, x, x_field)
     mask = window(xs, start, end)
-    if since is not None:
-        mask &= columns["_index"] >= since
     if x_field is not None:
         mask &= ~np.isnan(xs)
     xs = xs[mask]
@@ -162,8 +166,17 @@ def read_series(
         px, py = minmax(xs[order], col[mask][order], buckets)
         series[name] = {"x": px, "y": py}
     return JSON(
-        {"count": int(mask.sum()), "total": count, "x": x, "buckets": buckets, "series": series}
+        {"count": int(mask.sum()), "total": total, "x": x, "buckets": buckets, "series": series}
     )
+
+
+def _total(store: Store, run_id: str, stream: str, since: int, count: int) -> int:
+    """The stream's row count, given ``count`` rows read from index ``since`` on: contiguous
+    indices make it ``since + count`` when any row was read; otherwise (``since`` at or past
+    the end) one cheap count — :meth:`Store.read_rows` of no row reads no row."""
+    if count or not since:
+        return since + count
+    return store.read_rows(run_id, stream, 0, 0).total
 
 
 @router.get("/runs/{run_id}/streams/{stream}/stats")

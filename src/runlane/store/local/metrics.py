@@ -243,23 +243,35 @@ def _records_from(stream_dir: Path, start: int) -> list[dict[str, Any]]:
     return _records(stream_dir)
 
 
-def read_columns(stream_dir: Path, fields: list[str] | None) -> dict[str, np.ndarray[Any, Any]]:
-    """Numeric columns; from the cache when it is complete, else parsed from the JSONL."""
+def read_columns(
+    stream_dir: Path, fields: list[str] | None, start: int = 0
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Numeric columns of the rows with index ``>= start`` (``start >= 0``, checked by the
+    caller); from the cache when it is complete — reading only the bytes from row ``start``
+    on — else parsed from the JSONL. With ``fields=None`` every field of the whole stream
+    is a column, as in a full read."""
     total = stream_count(stream_dir)
     meta = read_json(stream_dir / CACHE_DIR / "columns.json", None)
     if isinstance(meta, dict) and meta.get("rows") == total:
         files: dict[str, str] = meta.get("files", {})
         wanted = list(files) if fields is None else fields
-        out: dict[str, np.ndarray[Any, Any]] = {"_index": np.arange(total, dtype=np.int64)}
+        count = max(total - start, 0)
+        out: dict[str, np.ndarray[Any, Any]] = {
+            "_index": np.arange(start, start + count, dtype=np.int64)
+        }
         for field in wanted:
             if field not in files:
-                out[field] = np.full(total, np.nan)
-                continue
-            out[field] = np.fromfile(stream_dir / CACHE_DIR / files[field], np.float64, total)
+                out[field] = np.full(count, np.nan)
+            elif count == 0:
+                out[field] = np.zeros(0, dtype=np.float64)
+            else:
+                path = stream_dir / CACHE_DIR / files[field]
+                out[field] = np.fromfile(path, np.float64, count, offset=start * F8)
         return out
-    rows = [rec.get("data", {}) for rec in _records(stream_dir)]
-    wanted = field_names(rows) if fields is None else fields
-    out = {"_index": np.arange(len(rows), dtype=np.int64)}
+    every = [rec.get("data", {}) for rec in _records(stream_dir)]
+    wanted = field_names(every) if fields is None else fields
+    rows = every[start:]
+    out = {"_index": np.arange(start, start + len(rows), dtype=np.int64)}
     for field in wanted:
         out[field] = numeric_column(rows, field)[0]
     return out

@@ -45,7 +45,7 @@ from runlane.entities import (
 from runlane.errors import NotFoundError, StoreError
 from runlane.names import check_name, check_path
 from runlane.store import documents as docs
-from runlane.store.columns import stats_of
+from runlane.store.columns import check_start, stats_of
 from runlane.store.grouping import MAX_IDS, check_max_ids, group_field
 from runlane.store.local import aggregates, bulk, lineage_index
 from runlane.store.local import metrics as streams
@@ -607,10 +607,11 @@ class LocalStore:
         return streams.read_rows(self._stream_dir(run_id, stream), start, limit)
 
     def read_columns(
-        self, run_id: str, stream: str, fields: Sequence[str] | None = None
+        self, run_id: str, stream: str, fields: Sequence[str] | None = None, start: int = 0
     ) -> dict[str, np.ndarray[Any, Any]]:
+        start = check_start(start)
         return streams.read_columns(
-            self._stream_dir(run_id, stream), None if fields is None else list(fields)
+            self._stream_dir(run_id, stream), None if fields is None else list(fields), start
         )
 
     def read_logs(

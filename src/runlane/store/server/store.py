@@ -54,7 +54,7 @@ from runlane.entities import (
 from runlane.errors import InvalidValueError, NotFoundError, RunlaneError, StoreError
 from runlane.names import check_name
 from runlane.store import documents as docs
-from runlane.store.columns import field_names
+from runlane.store.columns import check_start, field_names
 from runlane.store.grouping import MAX_IDS, check_max_ids, group_field
 from runlane.store.server import aggregates, runs, streams
 from runlane.store.server.chunks import ChunkCache
@@ -546,12 +546,13 @@ class ServerStore:
             return streams.read_rows(conn, self._reader, st, start, limit)
 
     def read_columns(
-        self, run_id: str, stream: str, fields: Sequence[str] | None = None
+        self, run_id: str, stream: str, fields: Sequence[str] | None = None, start: int = 0
     ) -> dict[str, np.ndarray[Any, Any]]:
+        start = check_start(start)
         with self._snapshot() as conn:
             self._require(conn, run_id)
             st = streams.state(conn, run_id, stream)
-            return streams.read_columns(conn, self._reader, st, fields)
+            return streams.read_columns(conn, self._reader, st, fields, start)
 
     def read_series(
         self, run_id: str, stream: str, fields: Sequence[str], x: str, buckets: int

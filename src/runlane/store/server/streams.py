@@ -261,9 +261,16 @@ def read_rows(
 
 
 def read_columns(
-    conn: Conn, reader: ChunkReader, st: StreamState | None, fields: Sequence[str] | None
+    conn: Conn,
+    reader: ChunkReader,
+    st: StreamState | None,
+    fields: Sequence[str] | None,
+    start: int = 0,
 ) -> dict[str, np.ndarray[Any, Any]]:
-    """``_index`` plus each field as float64 over the whole stream, cold chunks first."""
+    """``_index`` plus each field as float64 over the rows with index ``>= start``
+    (``start >= 0``, checked by the caller), cold chunks first: only the chunks overlapping
+    ``[start, hot_start)`` are loaded (the first one sliced) and only the hot rows from
+    ``max(start, hot_start)`` are read."""
     if st is None:
         wanted = [] if fields is None else list(fields)
         out: dict[str, np.ndarray[Any, Any]] = {"_index": np.zeros(0, dtype=np.int64)}
@@ -271,18 +278,23 @@ def read_columns(
             out[name] = np.zeros(0, dtype=np.float64)
         return out
     wanted = list(st.fields) if fields is None else list(fields)
+    first_kept = min(start, st.next_idx)
     parts: dict[str, list[np.ndarray[Any, Any]]] = {name: [] for name in wanted}
-    if st.hot_start > 0:
-        spans = chunk_keys(conn, st.id, 0, st.hot_start)
-        for chunk in reader.load([s[2] for s in spans]):
+    if first_kept < st.hot_start:
+        spans = chunk_keys(conn, st.id, first_kept, st.hot_start)
+        for (first, _count, _key), chunk in zip(
+            spans, reader.load([s[2] for s in spans]), strict=True
+        ):
+            skip = max(first_kept - first, 0)
             for name in wanted:
-                parts[name].append(chunk.column(name))
-    hot = hot_rows(conn, st.id, st.hot_start, st.next_idx)
+                parts[name].append(chunk.column(name)[skip:])
+    hot_from = max(first_kept, st.hot_start)
+    hot = hot_rows(conn, st.id, hot_from, st.next_idx) if hot_from < st.next_idx else []
     if hot:
         rows = [untag_row(orjson.loads(data))[0] for _, _, data in hot]
         for name in wanted:
             parts[name].append(numeric_column(rows, name)[0])
-    out = {"_index": np.arange(st.next_idx, dtype=np.int64)}
+    out = {"_index": np.arange(first_kept, st.next_idx, dtype=np.int64)}
     for name in wanted:
         pieces = parts[name]
         out[name] = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float64)
