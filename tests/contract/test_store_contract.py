@@ -795,7 +795,9 @@ def test_status_history_and_sticky_terminal(store: Store) -> None:
         ("failed", "boom"),
     ]
     assert info.status_history[2].at == pytest.approx(t + 1)
-    assert [r.id for r in store.list_runs(where="status = 'failed'")] == [run_id]
+    listed = store.list_runs(where="status = 'failed'")
+    assert [r.id for r in listed] == [run_id]
+    assert listed[0].status_history == info.status_history  # listings carry the history too
 
 
 def test_status_aliases_and_invalid_status(store: Store) -> None:

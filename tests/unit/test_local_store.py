@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -219,6 +220,26 @@ def test_fields_appearing_late_are_padded_in_the_cache(store: LocalStore) -> Non
 
 
 # --- catalog --------------------------------------------------------------------------------
+
+
+def test_a_catalog_from_before_status_histories_is_upgraded_in_place(
+    store: LocalStore, root: Path
+) -> None:
+    done, _ = new(store, "done")
+    store.write(done, Batch(patches=[RunPatch(status="succeeded", at=time.time())]))
+    fresh, _ = new(store, "fresh")
+    expected = {r.id: r.status_history for r in (store.get_run(done), store.get_run(fresh))}
+    store.close()
+    with sqlite3.connect(root / ".runlane" / "catalog.sqlite") as conn:  # as schema 1 was
+        conn.execute("ALTER TABLE runs DROP COLUMN history")
+    upgraded = LocalStore(root)
+    try:
+        listed = {r.id: r.status_history for r in upgraded.list_runs()}
+        assert listed == expected
+        assert [c.status for c in listed[done]] == ["created", "succeeded"]
+        assert [r.id for r in upgraded.list_runs(where="status = 'succeeded'")] == [done]
+    finally:
+        upgraded.close()
 
 
 def test_reindex_rebuilds_a_lost_catalog(store: LocalStore, root: Path) -> None:

@@ -195,14 +195,18 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def status_history(entries: Iterable[dict[str, Any]]) -> tuple[StatusChange, ...]:
+    """A document's ``statusHistory`` entries as :class:`StatusChange` values, oldest first."""
+    return tuple(
+        [StatusChange(str(h["status"]), float(h["at"]), h.get("message")) for h in entries]
+    )
+
+
 def info_from_document(
     doc: dict[str, Any], *, heartbeat_at: float | None, path: str | None, now: float
 ) -> RunInfo:
     """Build the :class:`RunInfo` readers see from a run document."""
-    history = tuple(
-        StatusChange(str(h["status"]), float(h["at"]), h.get("message"))
-        for h in doc.get("statusHistory", [])
-    )
+    history = status_history(doc.get("statusHistory", []))
     return RunInfo(
         id=str(doc["id"]),
         owner=str(doc.get("owner", "")),

@@ -20,7 +20,7 @@ import orjson
 
 from runlane.errors import InvalidArgumentError, StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.history (the status history, so listings carry it)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS runs (
     metrics TEXT NOT NULL DEFAULT '{}',
     meta TEXT NOT NULL DEFAULT '{}',
     pid INTEGER,
-    host TEXT
+    host TEXT,
+    history TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS runs_project ON runs(owner, project, created);
 CREATE INDEX IF NOT EXISTS runs_external ON runs(owner, project, external_id);
@@ -78,6 +79,7 @@ COLUMNS = (
     "meta",
     "pid",
     "host",
+    "history",
 )
 
 
@@ -104,6 +106,7 @@ class Catalog:
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lineage'"
             ).fetchone()
             conn.executescript(_SCHEMA)
+            _add_history(conn, self.path.parent.parent)
             if indexed is None:  # runs indexed before the lineage table: filled on first use
                 runs = conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone()
                 conn.execute(
@@ -187,6 +190,31 @@ class Catalog:
             self._conn = None
 
 
+def _add_history(conn: sqlite3.Connection, root: Path) -> None:
+    """Give a catalog made before schema 2 its ``history`` column, filled from each run's
+    ``experiment.json`` (once; a run whose document cannot be read keeps ``[]`` until
+    ``runlane reindex`` or its next write)."""
+    names = {str(r[1]) for r in conn.execute("PRAGMA table_info(runs)").fetchall()}
+    if "history" in names:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        names = {str(r[1]) for r in conn.execute("PRAGMA table_info(runs)").fetchall()}
+        if "history" not in names:  # another process may have added it meanwhile
+            conn.execute("ALTER TABLE runs ADD COLUMN history TEXT NOT NULL DEFAULT '[]'")
+            for run_id, rel in conn.execute("SELECT id, path FROM runs").fetchall():
+                try:
+                    doc = orjson.loads((root / rel / "experiment.json").read_bytes())
+                    history = orjson.dumps(doc.get("statusHistory") or []).decode()
+                except (OSError, orjson.JSONDecodeError, AttributeError):
+                    continue
+                conn.execute("UPDATE runs SET history = ? WHERE id = ?", (history, run_id))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _encode(value: Any) -> Any:
     if isinstance(value, dict | list | tuple):
         try:
@@ -213,11 +241,12 @@ def _index_safe(value: Any) -> Any:
 def decode_row(row: tuple[Any, ...], columns: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
     """A row of ``columns`` (all by default) as a dict, its JSON columns decoded."""
     out = dict(zip(columns, row, strict=True))
-    for key in ("tags", "params", "metrics", "meta"):
+    for key in ("tags", "params", "metrics", "meta", "history"):
         if key not in out:
             continue
+        empty = "[]" if key in ("tags", "history") else "{}"
         try:
-            out[key] = orjson.loads(out[key] or ("[]" if key == "tags" else "{}"))
+            out[key] = orjson.loads(out[key] or empty)
         except orjson.JSONDecodeError:
-            out[key] = [] if key == "tags" else {}
+            out[key] = [] if empty == "[]" else {}
     return out

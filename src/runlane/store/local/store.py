@@ -247,7 +247,7 @@ class LocalStore:
             description=row["description"],
             tags=tuple(row["tags"]),
             status=row["status"],
-            status_history=(),
+            status_history=docs.status_history(row["history"]),
             framework=row["framework"],
             backend=row["backend"],
             external_id=row["external_id"],
@@ -535,6 +535,7 @@ class LocalStore:
             "meta": doc.get("extra") or {},
             "pid": doc.get("pid"),
             "host": doc.get("host"),
+            "history": doc.get("statusHistory") or [],
         }
         self.catalog.upsert(row)
 
