@@ -324,3 +324,15 @@ class RunGroup:
     value: Any
     count: int
     ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldAggregate:
+    """The last, smallest and largest finite value of one field of a metric stream, in index
+    order (see :meth:`runlane.store.base.Store.field_aggregates_many`). Booleans count as 0
+    and 1, as in the stream's numeric columns; NaN, ±inf, text and rows lacking the field do
+    not count. All three are ``None`` when the field holds no finite number."""
+
+    last: float | None = None
+    min: float | None = None
+    max: float | None = None

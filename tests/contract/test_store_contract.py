@@ -948,3 +948,106 @@ def test_read_columns_start_on_a_missing_stream_and_bad_starts(store: Store) -> 
             store.read_columns(run_id, "default", ["a"], start=bad)
     with pytest.raises(NotFoundError):
         store.read_columns("nope-nope", "default", start=3)
+
+
+# --- field aggregates of many runs (the runs table's metric columns) ------------------------------
+
+
+def _eval_stream(store: Store) -> str:
+    """7 ``eval`` rows in two batches (PostgreSQL: two 3-row chunks and one hot row): NaN,
+    ±inf, None, text and booleans mixed in; ``neg``'s first chunk holds -inf beside its only
+    finite value; ``flag`` holds a value in a chunk only; ``only_inf`` no finite value."""
+    run_id = make_run(store, "eval")
+    first = [
+        {"acc": 0.5, "x": None, "neg": -math.inf},
+        {"acc": math.nan, "x": "s", "neg": 2.0},
+        {"acc": False, "neg": math.nan},
+        {"acc": 0.75, "only_inf": math.inf},
+    ]
+    second = [{"acc": "high", "only_inf": -math.inf}, {"flag": True}, {"acc": 0.25}]
+    store.write(run_id, rows_batch("eval", first, nonfinite=True))
+    store.write(run_id, rows_batch("eval", second, nonfinite=True))
+    return run_id
+
+
+def test_field_aggregates_many_is_the_aggregate_of_read_columns(store: Store) -> None:
+    from runlane.entities import FieldAggregate
+    from runlane.store.columns import field_aggregate
+
+    mixed, scored, bare = _long_mixed_stream(store), _eval_stream(store), make_run(store, "bare")
+    pairs = [
+        ("default", "a"),
+        ("default", "early"),
+        ("default", "b"),
+        ("default", "c"),
+        ("default", "_step"),
+        ("default", "absent"),
+        ("eval", "acc"),
+        ("eval", "x"),
+        ("eval", "neg"),
+        ("eval", "only_inf"),
+        ("eval", "flag"),
+        ("never", "a"),
+        ("bad/../name", "a"),
+    ]
+    many = store.field_aggregates_many([scored, *UNKNOWN_IDS, mixed, bare, mixed], [*pairs, *pairs])
+    assert set(many) == {mixed, scored, bare}
+    for run_id in (mixed, scored, bare):
+        assert list(many[run_id]) == pairs, run_id  # each pair once, in the asked order
+        for stream, field in pairs[:-1]:
+            column = store.read_columns(run_id, stream, [field])[field]
+            assert many[run_id][(stream, field)] == field_aggregate(column), (run_id, field)
+    got = {pair: (a.last, a.min, a.max) for pair, a in many[mixed].items()}
+    assert got[("default", "a")] == (3.5, 0.0, 3.5)  # the inf of row 5 does not count
+    assert got[("default", "early")] == (-3.0, -3.0, 0.0)  # cold rows only on PostgreSQL
+    assert got[("default", "b")] == (10.0, 0.0, 10.0)  # text values skipped
+    assert got[("default", "c")] == (1.0, 1.0, 1.0)  # booleans are 0 and 1
+    assert got[("default", "_step")] == (70.0, 40.0, 70.0)
+    got = {pair: (a.last, a.min, a.max) for pair, a in many[scored].items()}
+    assert got[("eval", "acc")] == (0.25, 0.0, 0.75)
+    assert got[("eval", "neg")] == (2.0, 2.0, 2.0)
+    assert got[("eval", "flag")] == (1.0, 1.0, 1.0)
+    empty = FieldAggregate(None, None, None)
+    for pair in [("eval", "x"), ("eval", "only_inf"), ("default", "absent"), ("never", "a")]:
+        assert many[scored].get(pair, empty) == empty and many[mixed][pair] == empty
+    assert all(a == empty for a in many[bare].values())
+    assert store.field_aggregates_many([mixed], []) == {mixed: {}}
+    assert store.field_aggregates_many([], pairs) == {}
+    store.delete_run(scored)
+    assert set(store.field_aggregates_many([mixed, scored], pairs[:1])) == {mixed}
+
+
+@pytest.mark.parametrize("bad", [[("default",)], [("default", 3)], ["default.loss"], [None]])
+def test_field_aggregates_many_refuses_what_is_no_pair(store: Store, bad: list[Any]) -> None:
+    run_id = make_run(store)
+    with pytest.raises(InvalidArgumentError, match="pair"):
+        store.field_aggregates_many([run_id], bad)
+
+
+def test_field_aggregates_from_postgres_summaries_of_many_sub_buckets(tmp_path: Any) -> None:
+    """PostgreSQL answers min and max of cold chunks from their summaries (several 100-row
+    sub-buckets per chunk here, and several fields per summary), reading a chunk only where
+    its summary holds an infinity: the answers equal the full columns' aggregates."""
+    from runlane.store.columns import field_aggregate
+    from support.stores import postgres_store
+
+    rng = np.random.default_rng(7)
+    values = rng.normal(size=(4, 1000))
+    values[0, rng.choice(1000, 100, replace=False)] = math.nan
+    values[2, 300] = math.inf  # the second chunk of ``w`` holds +inf, the fourth -inf
+    values[2, 780] = -math.inf
+    values[3, 600:] = math.nan  # ``late`` ends in a chunk: its last value is read there
+    rows = [dict(zip(("u", "v", "w", "late"), column, strict=True)) for column in values.T.tolist()]
+    with postgres_store(tmp_path, chunk_rows=250) as store:
+        run_id = make_run(store)
+        for first in range(0, 1000, 250):
+            store.write(run_id, rows_batch("default", rows[first : first + 250], nonfinite=True))
+        pairs = [("default", name) for name in ("u", "v", "w", "late")]
+        many = store.field_aggregates_many([run_id], pairs)[run_id]
+        for (_stream, name), row in zip(pairs, values, strict=True):
+            finite = row[np.isfinite(row)]
+            expected = (float(finite[-1]), float(finite.min()), float(finite.max()))
+            got = many[("default", name)]
+            assert (got.last, got.min, got.max) == expected, name
+            column = store.read_columns(run_id, "default", [name])[name]
+            assert got == field_aggregate(column), name

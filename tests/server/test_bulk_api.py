@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from runlane.entities import Batch, ParamsDoc, ParamsUpdate, RunSpec, StreamInfo
+from runlane.entities import Batch, FieldAggregate, ParamsDoc, ParamsUpdate, RunSpec, StreamInfo
 from runlane.server.app import create_app
 from runlane.server.auth import MemoryTokens, Tokens
 from runlane.server.context import MAX_PAGE
 from runlane.store.memory import MemoryStore
 
 API = "/api/v1"
-PATHS = ("runs/params", "runs/streams")
+PATHS = ("runs/params", "runs/streams", "runs/aggregates")
 
 
 class CountingStore(MemoryStore):
@@ -56,6 +56,22 @@ class CountingStore(MemoryStore):
         self._bulk = True
         try:
             return super().list_streams_many(run_ids)
+        finally:
+            self._bulk = False
+
+    def read_columns(
+        self, run_id: str, stream: str, fields: Sequence[str] | None = None, start: int = 0
+    ) -> dict[str, Any]:
+        self._count("read_columns")
+        return super().read_columns(run_id, stream, fields, start)
+
+    def field_aggregates_many(
+        self, run_ids: Sequence[str], fields: Sequence[tuple[str, str]]
+    ) -> dict[str, dict[tuple[str, str], FieldAggregate]]:
+        self._count("field_aggregates_many")
+        self._bulk = True
+        try:
+            return super().field_aggregates_many(run_ids, fields)
         finally:
             self._bulk = False
 
@@ -132,3 +148,64 @@ def test_keys_read_the_sample_in_a_constant_number_of_store_calls() -> None:
     assert keys.json()["params"] == ["lr", "only0", "only1", "only2"]
     assert keys.json()["metrics"] == ["loss"]
     assert store.calls == Counter({"read_params_many": 1, "list_streams_many": 1})
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ("default", "'fields' as a list of [stream, field] pairs"),
+        ([["default"]], "is not a (stream name, field name) pair"),
+        ([["default", 1]], "is not a (stream name, field name) pair"),
+        ([["s", "f"]] * 1001, "holds 1001 pairs; at most 1000"),
+    ],
+)
+def test_bad_aggregate_fields_are_refused_naming_the_rule(fields: Any, message: str) -> None:
+    client = TestClient(create_app(MemoryStore("memory://bad")))
+    answer = client.post(f"{API}/runs/aggregates", json={"ids": [], "fields": fields})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_argument"
+    assert message in answer.json()["error"]["message"]
+
+
+def test_aggregates_answer_each_asked_pair_of_each_known_run() -> None:
+    store = MemoryStore("memory://aggregates")
+    run_id = add_run(store, "r")
+    store.write(run_id, Batch(rows={"default": [{"loss": 0.5}, {"loss": "nan?"}, {"loss": 2.0}]}))
+    client = TestClient(create_app(store))
+    body = {"ids": [run_id, "nope-nope"], "fields": [["default", "loss"], ["eval", "acc"]]}
+    answer = client.post(f"{API}/runs/aggregates", json=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "aggregates": {
+            run_id: [["default", "loss", 2.0, 0.5, 2.0], ["eval", "acc", None, None, None]]
+        }
+    }
+
+
+def test_a_page_of_metric_columns_costs_three_store_calls() -> None:
+    """However many runs a page shows: params, stream listings and field aggregates are each
+    read once, and no run's columns are read."""
+    store = CountingStore()
+    ids = [add_run(store, f"r{i}") for i in range(30)]
+    for i, run_id in enumerate(ids):
+        store.write(
+            run_id,
+            Batch(rows={"default": [{"loss": i + 0.5}, {"loss": i - 0.5}], "eval": [{"acc": i}]}),
+        )
+    client = TestClient(create_app(store))
+    columns = ["params.lr", "metrics.loss:min", "metrics.loss", "metrics.eval.acc:max"]
+    page = client.get(f"{API}/runs", params={"limit": 100, "sort": "name", "column": columns})
+    assert page.status_code == 200, page.text
+    values = [run["values"] for run in page.json()["runs"]]
+    assert values[:2] == [
+        {
+            "params.lr": 0.1,
+            "metrics.loss:min": -0.5,
+            "metrics.loss": -0.5,
+            "metrics.eval.acc:max": 0,
+        },
+        {"params.lr": 0.1, "metrics.loss:min": 0.5, "metrics.loss": 0.5, "metrics.eval.acc:max": 1},
+    ]
+    assert store.calls == Counter(
+        {"read_params_many": 1, "list_streams_many": 1, "field_aggregates_many": 1}
+    )

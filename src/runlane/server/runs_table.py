@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Literal as TypingLiteral
 
-import numpy as np
 import orjson
 
 from runlane.entities import RunInfo
@@ -102,32 +101,30 @@ def _metric_place(key: str, fields: dict[str, set[str]]) -> tuple[str, str] | No
     return None
 
 
-def _aggregate(column: np.ndarray[Any, Any], how: Aggregate) -> float | None:
-    finite = column[np.isfinite(column)]
-    if finite.size == 0:
-        return None
-    if how == "min":
-        return float(finite.min())
-    if how == "max":
-        return float(finite.max())
-    return float(finite[-1])
-
-
 def column_values(
     store: Store, infos: Sequence[RunInfo], columns: Sequence[Column]
 ) -> list[dict[str, Any]]:
     """``{column text: value}`` for each run of ``infos`` (in order); a column a run lacks is
     left out.
 
-    A page costs one params read and one stream listing for all its runs
-    (:meth:`~runlane.store.base.Store.read_params_many`,
-    :meth:`~runlane.store.base.Store.list_streams_many`), each only when a column needs it,
-    then one column read per run and stream holding an asked metric (only the asked fields).
-    A run deleted meanwhile gets its meta values only."""
+    A page costs at most three bulk reads whatever its number of runs, each only when a
+    column needs it: the params (:meth:`~runlane.store.base.Store.read_params_many`), the
+    stream listings that place each metric key in a stream
+    (:meth:`~runlane.store.base.Store.list_streams_many`), then the asked aggregates of every
+    placed (stream, field) (:meth:`~runlane.store.base.Store.field_aggregates_many`). A run
+    deleted meanwhile gets its meta values only."""
     ids = [info.id for info in infos]
     params = store.read_params_many(ids) if any(c.kind == "params" for c in columns) else {}
     metrics = [c for c in columns if c.kind == "metrics"]
     streams = store.list_streams_many(ids) if metrics else {}
+    places: dict[str, dict[str, tuple[str, str]]] = {}  # run id → column text → place
+    for run_id, listed in streams.items():
+        fields = {s.name: set(s.fields) for s in listed}
+        found = {c.text: _metric_place(c.key, fields) for c in metrics}
+        places[run_id] = {text: place for text, place in found.items() if place is not None}
+    pairs = sorted({place for found in places.values() for place in found.values()})
+    wanted = [run_id for run_id, found in places.items() if found]
+    aggregates = store.field_aggregates_many(wanted, pairs) if wanted else {}
     out: list[dict[str, Any]] = []
     for info in infos:
         values: dict[str, Any] = {}
@@ -137,31 +134,14 @@ def column_values(
                 values[c.text] = _finite(doc.data[c.key])
             elif c.kind == "meta" and c.key in info.extra:
                 values[c.text] = _finite(info.extra[c.key])
-        if info.id in streams:
-            fields = {s.name: set(s.fields) for s in streams[info.id]}
-            values.update(_metric_values(store, info.id, fields, metrics))
+        found_aggregates = aggregates.get(info.id, {})
+        for c in metrics:
+            place = places.get(info.id, {}).get(c.text)
+            aggregate = found_aggregates.get(place) if place is not None else None
+            value = None if aggregate is None else getattr(aggregate, c.aggregate)
+            if value is not None:
+                values[c.text] = value
         out.append(values)
-    return out
-
-
-def _metric_values(
-    store: Store, run_id: str, fields: dict[str, set[str]], metrics: Sequence[Column]
-) -> dict[str, float]:
-    wanted: dict[str, dict[str, list[Column]]] = {}
-    for c in metrics:
-        place = _metric_place(c.key, fields)
-        if place is not None:
-            wanted.setdefault(place[0], {}).setdefault(place[1], []).append(c)
-    out: dict[str, float] = {}
-    for stream, by_field in wanted.items():
-        data = store.read_columns(run_id, stream, list(by_field))
-        for field, cols in by_field.items():
-            if field not in data:
-                continue
-            for c in cols:
-                value = _aggregate(data[field], c.aggregate)
-                if value is not None:
-                    out[c.text] = value
     return out
 
 

@@ -22,10 +22,11 @@ remote HTTP store) implements it and passes ``tests/contract``. Contracts:
 * **Reads** see every completed ``write``. Torn records left by a crashed writer are skipped.
 * **Bulk reads** (:meth:`Store.count_runs`, :meth:`Store.group_runs`,
   :meth:`Store.list_projects`, :meth:`Store.read_lineage_many`,
-  :meth:`Store.read_params_many`, :meth:`Store.list_streams_many`) answer what listing runs and
-  reading them one by one would, without doing so: one query on the SQL stores, one request
-  (per page of ids) on the remote store, so that tables and graphs over 10,000s of runs stay
-  fast. The ``*_many`` reads leave unknown run ids out of their answer rather than raising.
+  :meth:`Store.read_params_many`, :meth:`Store.list_streams_many`,
+  :meth:`Store.field_aggregates_many`) answer what listing runs and reading them one by one
+  would, without doing so: one query on the SQL stores, one request (per page of ids) on the
+  remote store, so that tables and graphs over 10,000s of runs stay fast. The ``*_many`` reads
+  leave unknown run ids out of their answer rather than raising.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from runlane.entities import (
     Batch,
     Event,
+    FieldAggregate,
     LineageRecord,
     LogRecord,
     ParamsDoc,
@@ -203,6 +205,23 @@ class Store(Protocol):
         PostgreSQL, whatever their number): every known run of ``run_ids`` is a key (with
         ``[]`` when it has no stream), each list in :meth:`list_streams`'s order; unknown ids
         are left out rather than raising, as in :meth:`read_lineage_many`."""
+        ...
+
+    def field_aggregates_many(
+        self, run_ids: Sequence[str], fields: Sequence[tuple[str, str]]
+    ) -> dict[str, dict[tuple[str, str], FieldAggregate]]:
+        """``{run id: {(stream, field): FieldAggregate}}``: for many runs at once, the last,
+        smallest and largest finite value of each asked field — what
+        :func:`runlane.store.columns.field_aggregate` gives of
+        ``read_columns(run id, stream, [field])[field]`` — without reading the columns where
+        the store keeps something cheaper (PostgreSQL: one query for the hot rows of every
+        run, the cold chunks' min/max summaries, a chunk read only where its summary cannot
+        answer; the local and memory stores read the columns, one read per run and stream).
+        Every known run of ``run_ids`` is a key, mapping each pair of ``fields`` (once) to its
+        aggregate: all ``None`` where the run lacks the stream or the field holds no finite
+        number (a stream name no stream can have reads so too). Unknown ids are left out, as
+        in :meth:`read_lineage_many`. A field that is no pair of strings raises
+        InvalidArgumentError."""
         ...
 
     def run_path(self, run_id: str) -> str | None:

@@ -6,11 +6,12 @@ append-only cache of them on disk (see :mod:`runlane.store.local.metrics`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
+from runlane.entities import FieldAggregate
 from runlane.errors import InvalidArgumentError
 
 NAN = float("nan")
@@ -86,3 +87,50 @@ def stats_of(columns: dict[str, np.ndarray[Any, Any]], count: int) -> dict[str, 
                 "last": float(finite[-1]),
             }
     return out
+
+
+# --- field aggregates (Store.field_aggregates_many) --------------------------------------------
+FieldPair = tuple[str, str]
+
+
+def field_aggregate(column: np.ndarray[Any, Any]) -> FieldAggregate:
+    """The :class:`FieldAggregate` of a float64 column (NaN where a row holds no number)."""
+    finite = column[np.isfinite(column)]
+    if finite.size == 0:
+        return FieldAggregate()
+    return FieldAggregate(float(finite[-1]), float(finite.min()), float(finite.max()))
+
+
+def check_field_pairs(fields: Iterable[Any]) -> list[FieldPair]:
+    """The ``(stream, field)`` pairs of :meth:`~runlane.store.base.Store.field_aggregates_many`,
+    checked (each a pair of strings; raises InvalidArgumentError naming the first that is
+    not) and without repeats, in their first order."""
+    out: dict[FieldPair, None] = {}
+    for pair in fields:
+        if (
+            not isinstance(pair, (tuple, list))
+            or len(pair) != 2
+            or not all(isinstance(part, str) for part in pair)
+        ):
+            raise InvalidArgumentError(
+                f"field {pair!r} is not a (stream name, field name) pair of strings"
+            )
+        out[(pair[0], pair[1])] = None
+    return list(out)
+
+
+def aggregates_from_columns(
+    read: Callable[[str, list[str]], dict[str, np.ndarray[Any, Any]]], pairs: Sequence[FieldPair]
+) -> dict[FieldPair, FieldAggregate]:
+    """``{pair: aggregate}`` of one run, from ``read(stream, fields)`` (the run's
+    ``read_columns``) called once per stream of ``pairs``: what the stores without a
+    cheaper way (memory, local folder) answer with."""
+    by_stream: dict[str, list[str]] = {}
+    for stream, field in pairs:
+        by_stream.setdefault(stream, []).append(field)
+    found: dict[FieldPair, FieldAggregate] = {}
+    for stream, names in by_stream.items():
+        columns = read(stream, names)
+        for name in names:
+            found[(stream, name)] = field_aggregate(columns[name])
+    return {pair: found[pair] for pair in pairs}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from runlane.entities import (
     LEVEL_RANK,
     Batch,
     Event,
+    FieldAggregate,
     LineageRecord,
     LogRecord,
     ParamsDoc,
@@ -29,7 +31,14 @@ from runlane.entities import (
 from runlane.errors import NotFoundError
 from runlane.query import evaluate, parse, parse_sort, sort_records
 from runlane.store import documents as docs
-from runlane.store.columns import check_start, field_names, numeric_column, stats_of
+from runlane.store.columns import (
+    aggregates_from_columns,
+    check_field_pairs,
+    check_start,
+    field_names,
+    numeric_column,
+    stats_of,
+)
 from runlane.store.grouping import MAX_IDS, check_max_ids, group_field, group_records
 from runlane.timeutil import iso, now
 from runlane.values import decode_value
@@ -358,6 +367,18 @@ class MemoryStore:
     def list_streams_many(self, run_ids: Sequence[str]) -> dict[str, list[StreamInfo]]:
         with self._lock:
             return {r: self.list_streams(r) for r in run_ids if r in self._runs}
+
+    def field_aggregates_many(
+        self, run_ids: Sequence[str], fields: Sequence[tuple[str, str]]
+    ) -> dict[str, dict[tuple[str, str], FieldAggregate]]:
+        """Each known run's columns, read under one lock: one consistent view."""
+        pairs = check_field_pairs(fields)
+        with self._lock:
+            return {
+                r: aggregates_from_columns(partial(self.read_columns, r), pairs)
+                for r in run_ids
+                if r in self._runs
+            }
 
     def run_path(self, run_id: str) -> str | None:
         return None

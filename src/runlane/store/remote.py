@@ -41,6 +41,7 @@ import orjson
 from runlane.entities import (
     Batch,
     Event,
+    FieldAggregate,
     LineageRecord,
     LogRecord,
     ParamsDoc,
@@ -53,7 +54,7 @@ from runlane.entities import (
 )
 from runlane.errors import NotFoundError, RunlaneError, StoreError
 from runlane.store import documents as docs
-from runlane.store.columns import check_start
+from runlane.store.columns import check_field_pairs, check_start
 from runlane.store.grouping import MAX_IDS
 from runlane.store.spool import Spool
 from runlane.store.tags import untag
@@ -547,15 +548,35 @@ class RemoteStore:
             for original, streams in self._many("/runs/streams", "streams", run_ids)
         }
 
-    def _many(self, path: str, key: str, run_ids: Sequence[str]) -> Iterator[tuple[str, Any]]:
+    def field_aggregates_many(
+        self, run_ids: Sequence[str], fields: Sequence[tuple[str, str]]
+    ) -> dict[str, dict[tuple[str, str], FieldAggregate]]:
+        """``POST /runs/aggregates``, :data:`PAGE` runs and :data:`PAGE` fields per request.
+        A pair that is no valid text (a lone surrogate) names nothing stored: it reads as
+        empty without being sent."""
+        pairs = check_field_pairs(fields)
+        sent = [p for p in pairs if _is_text(p[0]) and _is_text(p[1])]
+        out: dict[str, dict[tuple[str, str], FieldAggregate]] = {}
+        for first in range(0, max(len(sent), 1), PAGE):
+            extra = {"fields": [list(p) for p in sent[first : first + PAGE]]}
+            for original, entries in self._many("/runs/aggregates", "aggregates", run_ids, extra):
+                found = out.setdefault(original, {})
+                for stream, name, last, low, high in entries:
+                    found[(str(stream), str(name))] = FieldAggregate(last, low, high)
+        empty = FieldAggregate()
+        return {r: {p: found.get(p, empty) for p in pairs} for r, found in out.items()}
+
+    def _many(
+        self, path: str, key: str, run_ids: Sequence[str], extra: dict[str, Any] | None = None
+    ) -> Iterator[tuple[str, Any]]:
         """``(run id as the caller named it, answer)`` of each known run, from ``POST path``
-        with ``{"ids": [...]}`` (server ids, :data:`PAGE` a request) answering ``{key: {server
-        id: answer}}``. An id that is no valid text (a lone surrogate) names no run: it is
-        not sent."""
+        with ``{"ids": [...], **extra}`` (server ids, :data:`PAGE` a request) answering
+        ``{key: {server id: answer}}``. An id that is no valid text (a lone surrogate) names
+        no run: it is not sent."""
         wanted = {self._id(run_id): run_id for run_id in run_ids if _is_text(run_id)}
         ids = list(wanted)
         for first in range(0, len(ids), PAGE):
-            d = self._post(path, {"ids": ids[first : first + PAGE]})
+            d = self._post(path, {"ids": ids[first : first + PAGE], **(extra or {})})
             for server_id, answer in d[key].items():
                 yield wanted.get(server_id, server_id), answer
 

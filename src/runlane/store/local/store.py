@@ -30,6 +30,7 @@ from runlane.entities import (
     LEVEL_RANK,
     Batch,
     Event,
+    FieldAggregate,
     LineageRecord,
     LogRecord,
     ParamsDoc,
@@ -45,7 +46,7 @@ from runlane.entities import (
 from runlane.errors import NotFoundError, StoreError
 from runlane.names import check_name, check_path
 from runlane.store import documents as docs
-from runlane.store.columns import check_start, stats_of
+from runlane.store.columns import check_field_pairs, check_start, stats_of
 from runlane.store.grouping import MAX_IDS, check_max_ids, group_field
 from runlane.store.local import aggregates, bulk, lineage_index
 from runlane.store.local import metrics as streams
@@ -599,6 +600,15 @@ class LocalStore:
         :mod:`runlane.store.local.bulk`)."""
         found = bulk.folders(self.catalog, self.root, run_ids, self._paths)
         return {run_id: bulk.streams_of(run_dir) for run_id, run_dir in found.items()}
+
+    def field_aggregates_many(
+        self, run_ids: Sequence[str], fields: Sequence[tuple[str, str]]
+    ) -> dict[str, dict[tuple[str, str], FieldAggregate]]:
+        """One catalog query for the folders, then each run's column cache, whole columns
+        (a loop over local files, see :func:`runlane.store.local.bulk.aggregates_of`)."""
+        pairs = check_field_pairs(fields)
+        found = bulk.folders(self.catalog, self.root, run_ids, self._paths)
+        return {run_id: bulk.aggregates_of(run_dir, pairs) for run_id, run_dir in found.items()}
 
     def _stream_dir(self, run_id: str, stream: str) -> Path:
         check_name(stream, "stream name")

@@ -89,7 +89,7 @@ def lineage_many(conn: Conn, run_ids: Sequence[str]) -> dict[str, list[LineageRe
     rows = conn.execute(
         "SELECT r.id, l.doc::text FROM runs AS r LEFT JOIN run_lineage AS l "
         "ON l.run_id = r.id WHERE r.id = ANY(%s) ORDER BY r.id, l.pos",
-        (_storable(run_ids),),
+        (storable_ids(run_ids),),
     ).fetchall()
     out: dict[str, list[LineageRecord]] = {}
     for run_id, text in rows:
@@ -104,7 +104,7 @@ def params_many(conn: Conn, run_ids: Sequence[str]) -> dict[str, ParamsDoc]:
     """``{run id: params}`` of the known runs among ``run_ids``."""
     rows = conn.execute(
         "SELECT id, params_version, params, params_updated FROM runs WHERE id = ANY(%s)",
-        (_storable(run_ids),),
+        (storable_ids(run_ids),),
     ).fetchall()
     return {str(r[0]): ParamsDoc(int(r[1]), untag(r[2]), r[3]) for r in rows}
 
@@ -117,7 +117,7 @@ def streams_many(conn: Conn, run_ids: Sequence[str]) -> dict[str, list[StreamInf
         "FROM runs AS r LEFT JOIN streams AS s ON s.run_id = r.id "
         "AND (s.next_idx > 0 OR s.info IS NOT NULL) "
         "WHERE r.id = ANY(%s) ORDER BY r.id, s.name",
-        (_storable(run_ids),),
+        (storable_ids(run_ids),),
     ).fetchall()
     out: dict[str, list[StreamInfo]] = {}
     for run_id, name, count, created, updated, fields, info in rows:
@@ -157,7 +157,7 @@ def stream_info(
     )
 
 
-def _storable(run_ids: Sequence[str]) -> list[str]:
+def storable_ids(run_ids: Sequence[str]) -> list[str]:
     """The ids PostgreSQL can hold as text (no NUL, valid Unicode); the others name no run."""
     out = []
     for run_id in run_ids:

@@ -41,6 +41,7 @@ from runlane.entities import (
     LEVEL_RANK,
     Batch,
     Event,
+    FieldAggregate,
     LineageRecord,
     LogRecord,
     ParamsDoc,
@@ -54,9 +55,9 @@ from runlane.entities import (
 from runlane.errors import InvalidValueError, NotFoundError, RunlaneError, StoreError
 from runlane.names import check_name
 from runlane.store import documents as docs
-from runlane.store.columns import check_start, field_names
+from runlane.store.columns import check_field_pairs, check_start, field_names
 from runlane.store.grouping import MAX_IDS, check_max_ids, group_field
-from runlane.store.server import aggregates, runs, streams
+from runlane.store.server import aggregates, field_stats, runs, streams
 from runlane.store.server.chunks import ChunkCache
 from runlane.store.server.compactor import Compactor
 from runlane.store.server.mirror import ArtifactMirror, scope_of
@@ -538,6 +539,15 @@ class ServerStore:
     def list_streams_many(self, run_ids: Sequence[str]) -> dict[str, list[StreamInfo]]:
         with self._connect() as conn:
             return aggregates.streams_many(conn, run_ids)
+
+    def field_aggregates_many(
+        self, run_ids: Sequence[str], fields: Sequence[tuple[str, str]]
+    ) -> dict[str, dict[tuple[str, str], FieldAggregate]]:
+        """Three queries in one snapshot, and chunk reads only where a chunk's summary
+        cannot answer (see :mod:`runlane.store.server.field_stats`)."""
+        pairs = check_field_pairs(fields)
+        with self._snapshot() as conn:
+            return field_stats.aggregates_many(conn, self._reader, run_ids, pairs)
 
     def read_rows(self, run_id: str, stream: str, start: int = 0, limit: int = 1000) -> RowsPage:
         with self._snapshot() as conn:
