@@ -3,6 +3,9 @@
 Metric fields and params accept int, float (NaN and ±inf are kept), bool, str, bytes, None,
 numpy scalars and 0-d arrays. Params also accept lists/tuples of those (kept as lists).
 Text must be valid Unicode: a string holding a lone surrogate is refused.
+An int outside ``[INT_MIN, INT_MAX]`` (what JSON libraries, SQLite and PostgreSQL keep as an
+integer) is stored as the nearest float, as every store would read it back anyway; one past
+the float range is refused.
 Anything else raises :class:`~runlane.errors.InvalidValueError` naming the key, at the call
 site, before anything is queued. Bytes are stored as ``{"$b64": "..."}`` and decoded on read.
 """
@@ -25,6 +28,23 @@ _PLAIN = frozenset({int, float, bool, str})
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: How deeply params, metadata and log/event metadata documents may nest.
 MAX_DEPTH = 64
+#: The ints kept exactly: signed and unsigned 64-bit (orjson, SQLite and PostgreSQL JSON).
+INT_MIN = -(2**63)
+INT_MAX = 2**64 - 1
+
+
+def coerce_int(key: str, value: int) -> int | float:
+    """``value`` when within ``[INT_MIN, INT_MAX]``, else the nearest float; raises
+    InvalidValueError naming ``key`` when even a float cannot hold it."""
+    if INT_MIN <= value <= INT_MAX:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidValueError(
+            f"value for {key!r} is an integer of {len(str(abs(value)))} digits; numbers must "
+            "fit a float (|x| < 1.8e308)"
+        ) from None
 
 
 def encode_bytes(value: bytes | bytearray | memoryview) -> dict[str, str]:
@@ -72,7 +92,7 @@ def coerce_scalar(key: str, value: object) -> Any:
         if isinstance(value, bool):
             return bool(value)
         if isinstance(value, int):
-            return int(value)
+            return coerce_int(key, int(value))
         if isinstance(value, float):
             return float(value)
         return check_text(str(value), f"value for {key!r}")
@@ -87,6 +107,8 @@ def coerce_scalar(key: str, value: object) -> Any:
             ) from exc
         if type(plain) is str:
             return check_text(plain, f"value for {key!r}")
+        if type(plain) is int:  # numpy uint64/int64 fit; a Python-object array's may not
+            return coerce_int(key, plain)
         if type(plain) in _PLAIN or plain is None:
             return plain
         if isinstance(plain, complex | bytes):
@@ -136,6 +158,8 @@ def coerce_param(key: str, value: object, _depth: int = 0) -> Any:
         return sorted((coerce_param(key, v, _depth + 1) for v in value), key=repr)
     if type(value) is str:
         return check_text(value, f"value for {key!r}")
+    if type(value) is int:
+        return coerce_int(key, value)
     if type(value) in _PLAIN or value is None:
         return value
     try:
@@ -211,8 +235,10 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         key = f"{prefix}{raw_key}"
         check_key(key, "param key")
         kind = type(value)
-        if kind is int or kind is float or kind is bool or value is None:
+        if kind is float or kind is bool or value is None:
             out[key] = value  # the common leaves: nothing to coerce
+        elif kind is int:
+            out[key] = value if INT_MIN <= value <= INT_MAX else coerce_int(key, value)
         elif kind is str and value.isascii():
             out[key] = value  # ASCII text cannot hold a lone surrogate
         elif kind is dict or isinstance(value, Mapping):

@@ -17,6 +17,9 @@ from hypothesis import strategies as st
 
 from runlane.errors import InvalidNameError, InvalidValueError
 from runlane.values import (
+    INT_MAX,
+    INT_MIN,
+    coerce_int,
     coerce_param,
     coerce_scalar,
     decode_value,
@@ -35,13 +38,14 @@ segment = st.text(
     min_size=1,
     max_size=8,
 )
+stored_ints = st.integers(min_value=INT_MIN, max_value=INT_MAX)  # wider ones become floats
 leaf = (
     st.none()
     | st.booleans()
-    | st.integers()
+    | stored_ints
     | st.floats(allow_nan=False)
     | st.text(max_size=10)
-    | st.lists(st.integers(), max_size=3)
+    | st.lists(stored_ints, max_size=3)
 )
 nested = st.recursive(
     leaf,
@@ -193,6 +197,24 @@ def test_unstorable_metric_values_raise_naming_the_key(value: object, type_name:
 def test_array_error_mentions_shape() -> None:
     with pytest.raises(InvalidValueError, match=r"shape \(2, 3\)"):
         coerce_scalar("w", np.ones((2, 3)))
+
+
+def test_ints_past_64_bits_become_floats_and_past_the_float_range_are_refused() -> None:
+    assert coerce_int("k", INT_MAX) == INT_MAX and type(coerce_int("k", INT_MAX)) is int
+    assert coerce_int("k", INT_MIN) == INT_MIN and type(coerce_int("k", INT_MIN)) is int
+    assert coerce_int("k", INT_MAX + 1) == float(2**64)
+    assert coerce_int("k", INT_MIN - 1) == -float(2**63)
+    assert coerce_scalar("k", np.uint64(INT_MAX)) == INT_MAX
+    assert flatten({"a": {"b": 2**70}}) == {"a.b": float(2**70)}
+    assert coerce_param("k", [2**70, {"c": -(2**70)}]) == [float(2**70), {"c": -float(2**70)}]
+    for call in (
+        lambda: coerce_int("lr", 10**400),
+        lambda: coerce_scalar("lr", -(10**400)),
+        lambda: flatten({"lr": 10**400}),
+        lambda: coerce_param("lr", [10**400]),
+    ):
+        with pytest.raises(InvalidValueError, match=r"'lr.*' is an integer of 401 digits"):
+            call()
 
 
 def test_int_subclasses_become_plain_ints() -> None:

@@ -35,7 +35,10 @@ from runlane.sdk.view import DEFAULT_STREAM, ParamsView, RunView, StreamView, Tr
 from runlane.store.documents import normalize_status
 from runlane.timeutil import MAX_TIMESTAMP, MIN_TIMESTAMP
 from runlane.values import (
+    INT_MAX,
+    INT_MIN,
     check_text,
+    coerce_int,
     coerce_param,
     coerce_scalar,
     flatten,
@@ -81,7 +84,10 @@ def coerce_row(data: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
             elif kind is str:
                 if not value.isascii():  # the slow path checks it is valid Unicode
                     break
-            elif kind is not int and kind is not bool:
+            elif kind is int:
+                if not INT_MIN <= value <= INT_MAX:  # the slow path makes it a float
+                    break
+            elif kind is not bool:
                 break
         else:
             return row, nonfinite
@@ -101,7 +107,9 @@ def _coerce_row_slow(data: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
                 nonfinite = True
         elif kind is str:
             check_text(value, f"value for {key!r}")
-        elif kind is not int and kind is not bool:
+        elif kind is int:
+            value = coerce_int(key, value)
+        elif kind is not bool:
             value = coerce_scalar(key, value)
             if type(value) is float and value - value != 0.0:
                 nonfinite = True
