@@ -28,6 +28,7 @@ def test_wide_ints_are_kept_as_floats_everywhere(store: Store) -> None:
     run = runlane.init("wide/ints", name="w", store=store, **NO_CAPTURE)
     run.log({"big": WIDE, "ok": 1.0})
     run.log({"big": 2**64 - 1, "ok": 2.0})  # the widest int kept exactly
+    run.log({"big": -(2**63) - 1, "ok": 3.0})  # known keys: the fast path checks it too
     run.metrics("side").log(big=-WIDE)
     run.params.set(big=WIDE, nested={"big": [WIDE, 1]})
     run.update_metadata("doc", {"big": WIDE})
@@ -38,8 +39,12 @@ def test_wide_ints_are_kept_as_floats_everywhere(store: Store) -> None:
 
     view = runlane.open(run.id, store=store)
     rows = [r["data"] for r in view.metrics().read(0, 10)["data"]]
-    assert [(r["big"], r["ok"]) for r in rows] == [(float(WIDE), 1.0), (2**64 - 1, 2.0)]
-    assert type(rows[0]["big"]) is float
+    assert [(r["big"], r["ok"]) for r in rows] == [
+        (float(WIDE), 1.0),
+        (2**64 - 1, 2.0),
+        (-float(2**63), 3.0),
+    ]
+    assert [type(r["big"]) for r in rows] == [float, int, float]
     assert view.metrics("side").read(0, 10)["data"][0]["data"]["big"] == -float(WIDE)
     params = view.params.get()
     assert params["big"] == float(WIDE) and params["nested.big"] == [float(WIDE), 1]

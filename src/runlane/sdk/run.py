@@ -35,8 +35,6 @@ from runlane.sdk.view import DEFAULT_STREAM, ParamsView, RunView, StreamView, Tr
 from runlane.store.documents import normalize_status
 from runlane.timeutil import MAX_TIMESTAMP, MIN_TIMESTAMP
 from runlane.values import (
-    INT_MAX,
-    INT_MIN,
     check_text,
     coerce_int,
     coerce_param,
@@ -85,8 +83,9 @@ def coerce_row(data: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
                 if not value.isascii():  # the slow path checks it is valid Unicode
                     break
             elif kind is int:
-                if not INT_MIN <= value <= INT_MAX:  # the slow path makes it a float
-                    break
+                # past 64 bits (INT_MIN, INT_MAX as literals: no global lookups per value)
+                if value > 0xFFFFFFFFFFFFFFFF or value < -0x8000000000000000:
+                    break  # the slow path makes it a float
             elif kind is not bool:
                 break
         else:
