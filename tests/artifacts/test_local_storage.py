@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tracemalloc
 from pathlib import Path
@@ -19,10 +18,7 @@ from runlane.artifacts.local import LocalStorage
 from runlane.artifacts.storage import blob_key, open_storage
 from runlane.artifacts.transfer import HashingReader, hash_file
 from runlane.errors import InvalidArgumentError
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+from support.files import sha
 
 
 def visible_files(root: Path) -> list[str]:

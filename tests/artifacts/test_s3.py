@@ -21,13 +21,10 @@ from runlane.artifacts.s3 import S3Storage
 from runlane.artifacts.storage import blob_key, open_storage
 from runlane.errors import StoreError
 from runlane.sdk.run import Run
+from support.files import sha
 from support.seaweed import SeaweedServer
 
 Write = Callable[..., Path]
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def objects(weed: SeaweedServer, prefix: str) -> dict[str, int]:

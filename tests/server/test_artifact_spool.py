@@ -9,7 +9,6 @@ process exits or is killed while spooling.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ from runlane.store.remote import RemoteStore, default_spool_dir
 from runlane.store.server import ServerStore
 from runlane.store.server.objects import S3Location, S3Objects
 from runlane.store.spool import Spool
+from support.files import sha, write
 from support.servers import NO_CAPTURE, ServerProcess, free_port, serve_app
 
 MiB = 1 << 20
@@ -47,16 +47,6 @@ def backend(dsn: str, s3: S3Location, tmp_path: Path) -> Iterator[ServerStore]:
         yield store
     finally:
         store.close()
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 def env(root: Path) -> dict[str, str]:

@@ -5,7 +5,6 @@ token isolation between projects, and the SDK's transfers recovering from failur
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -26,13 +25,10 @@ from runlane.server.auth import Tokens, tokens_for
 from runlane.server.upload_area import Upload, UploadArea
 from runlane.store.server import ServerStore
 from runlane.store.server.objects import S3Location, S3Objects
+from support.files import sha
 from support.servers import NO_CAPTURE, serve_app
 
 MiB = 1 << 20
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ Ages are made by moving a row's timestamp back (``_age``): waiting a day is not 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -41,20 +40,11 @@ from runlane.store.server.gc import (
 )
 from runlane.store.server.mirror_files import INLINE
 from runlane.store.server.objects import ObjectInfo, S3Location, S3Objects
+from support.files import sha, write
 from support.servers import ServerProcess, serve_app
 from support.services import Services, drop_database, fresh_database, s3_location
 
 DAY = 24 * 3600.0
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 def _sql(dsn: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -19,9 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from runlane.entities import Batch, Event, LogRecord, MetadataUpdate, RunPatch, RunSpec, TrackEntry
 from runlane.server.app import create_app
 from runlane.store.base import Store
-from runlane.store.local import LocalStore
-from runlane.store.memory import MemoryStore
-from support.stores import postgres_store
+from support.stores import store_of_kind
 
 API = "/api/v1"
 CHUNK_ROWS = 2_000  # the PostgreSQL store compacts past this: reads merge chunks and hot rows
@@ -31,16 +29,8 @@ T0 = 1_700_000_000.0
 
 @pytest.fixture(params=["memory", "local", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore("memory://run-page")
-    elif request.param == "local":
-        local = LocalStore(tmp_path / "data")
-        yield local
-        local.close()
-    else:
-        request.getfixturevalue("svc")
-        with postgres_store(tmp_path, chunk_rows=CHUNK_ROWS) as server:
-            yield server
+    with store_of_kind(request.param, request, tmp_path, chunk_rows=CHUNK_ROWS) as made:
+        yield made
 
 
 @pytest.fixture

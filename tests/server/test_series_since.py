@@ -21,10 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from runlane.entities import Batch, RunSpec
 from runlane.server.app import create_app
 from runlane.store.base import Store
-from runlane.store.local import LocalStore
-from runlane.store.memory import MemoryStore
 from runlane.store.wire import decode_columns
-from support.stores import postgres_store
+from support.stores import store_of_kind
 
 API = "/api/v1"
 ROWS = 400
@@ -35,16 +33,8 @@ SINCES = (0, 37, 50, 349, 350, 360, 399)
 
 @pytest.fixture(params=["memory", "local", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore("memory://series-since")
-    elif request.param == "local":
-        local = LocalStore(tmp_path / "data")
-        yield local
-        local.close()
-    else:
-        request.getfixturevalue("svc")
-        with postgres_store(tmp_path, chunk_rows=CHUNK_ROWS) as server:
-            yield server
+    with store_of_kind(request.param, request, tmp_path, chunk_rows=CHUNK_ROWS) as made:
+        yield made
 
 
 def row(i: int) -> dict[str, Any]:

@@ -8,7 +8,6 @@ writing to a ServerStore in-process, and many concurrent commits on a small pool
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Callable
@@ -25,20 +24,11 @@ from runlane.artifacts.errors import ArtifactNotFoundError
 from runlane.store.server import ServerStore
 from runlane.store.server.mirror_files import INLINE
 from runlane.store.server.objects import S3Location
+from support.files import sha, write
 from support.servers import NO_CAPTURE, ServerProcess, free_port
 from support.services import Services
 
 MiB = 1 << 20
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 @dataclass

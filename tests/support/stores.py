@@ -8,6 +8,8 @@ store, cleaned up afterwards.
   streams are split between hot rows and Parquet chunks, and every read merges both.
 * :func:`remote_store`: a RemoteStore talking HTTP to a real server (uvicorn on a loopback
   socket) over a MemoryStore: the REST API must carry the whole protocol.
+* :func:`store_of_kind`: a memory, local or PostgreSQL store by name, for the server tests
+  parametrized over those three.
 """
 
 from __future__ import annotations
@@ -52,3 +54,28 @@ def remote_store(tmp: Path) -> Iterator[Any]:
             yield store
         finally:
             store.close()
+
+
+@contextmanager
+def store_of_kind(
+    kind: str, request: Any, tmp: Path, *, chunk_rows: int = CONTRACT_CHUNK_ROWS
+) -> Iterator[Any]:
+    """A fresh ``memory``, ``local`` or ``postgres`` store (PostgreSQL with ``chunk_rows`` per
+    cold chunk; its services come from ``request``'s ``svc`` fixture)."""
+    from runlane.store.local import LocalStore
+    from runlane.store.memory import MemoryStore
+
+    if kind == "memory":
+        yield MemoryStore(f"memory://{tmp.name}")
+    elif kind == "local":
+        local = LocalStore(tmp / "data")
+        try:
+            yield local
+        finally:
+            local.close()
+    elif kind == "postgres":
+        request.getfixturevalue("svc")
+        with postgres_store(tmp, chunk_rows=chunk_rows) as server:
+            yield server
+    else:
+        raise ValueError(f"unknown store kind {kind!r}; known: memory, local, postgres")
