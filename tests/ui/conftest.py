@@ -4,7 +4,8 @@
 machine; never ``playwright install``, which downloads a browser). When the browser still
 cannot be launched, the tests are skipped with the reason, unless ``RUNLANE_REQUIRE_SERVICES=1``
 (CI), where they fail. ``page`` records console errors and page errors, and saves a screenshot
-into the test's tmp folder when the test fails.
+into the test's tmp folder when the test fails. ``base_url`` serves the UI and the REST API
+over a LocalStore on the test module's own ``data_root`` fixture.
 """
 
 from __future__ import annotations
@@ -117,3 +118,18 @@ def page(
         tab.screenshot(path=str(shot), full_page=True)
         print(f"screenshot of the failing page: {shot}")
     context.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(data_root: Path) -> Iterator[str]:
+    """The UI and REST API over a LocalStore on the module's ``data_root`` (its fixture)."""
+    from runlane.server.app import create_app
+    from runlane.store.local import LocalStore
+    from support.servers import serve_app
+
+    store = LocalStore(data_root)
+    try:
+        with serve_app(create_app(store)) as url:
+            yield url
+    finally:
+        store.close()

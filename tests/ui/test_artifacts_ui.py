@@ -12,7 +12,6 @@ Chromium (see conftest.py) drives the built UI.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import runlane
-from runlane.server.app import create_app
-from runlane.store.local import LocalStore
-from support.servers import serve_app
+from support.servers import NO_CAPTURE
 
 NOTES = "epoch 1: loss 0.5\nepoch 2: loss 0.25\n"
 CSV = 'name,score\nalpha,0.9\n"b, quoted",0.75\ngamma,0.5\n'
@@ -39,15 +36,7 @@ STEPS = 5
 
 
 def _init(root: Path, name: str) -> runlane.Run:
-    return runlane.init(
-        project="team/vision",
-        name=name,
-        dir=root,
-        capture_git=False,
-        capture_env=False,
-        capture_stdio=False,
-        system_metrics=False,
-    )
+    return runlane.init(project="team/vision", name=name, dir=root, **NO_CAPTURE)
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +77,6 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     serve.use_model("clf", "production")
     serve.finish()
     return root
-
-
-@pytest.fixture(scope="module")
-def base_url(data_root: Path) -> Iterator[str]:
-    store = LocalStore(data_root)
-    with serve_app(create_app(store)) as url:
-        yield url
-    store.close()
 
 
 def _id(data_root: Path, name: str) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -23,25 +22,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import runlane
-from runlane.server.app import create_app
-from runlane.store.local import LocalStore
-from support.servers import serve_app
+from support.servers import NO_CAPTURE
 
 ROWS = 5_000
 T0 = 1_700_000_000.0
 
 
 def _init(root: Path, name: str, **kw: Any) -> runlane.Run:
-    return runlane.init(
-        project="team/vision",
-        name=name,
-        dir=root,
-        capture_git=False,
-        capture_env=False,
-        capture_stdio=False,
-        system_metrics=False,
-        **kw,
-    )
+    return runlane.init(project="team/vision", name=name, dir=root, **NO_CAPTURE, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -81,14 +69,6 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     beta.log({"loss": 1.0}, step=0)
     beta.finish()
     return root
-
-
-@pytest.fixture(scope="module")
-def base_url(data_root: Path) -> Iterator[str]:
-    store = LocalStore(data_root)
-    with serve_app(create_app(store)) as url:
-        yield url
-    store.close()
 
 
 def _id(data_root: Path, name: str) -> str:

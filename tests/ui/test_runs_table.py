@@ -9,7 +9,6 @@ and a 10,000-run project written through the LocalStore; Debian's Chromium drive
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,10 @@ import pytest
 
 import runlane
 from runlane.entities import RunSpec
-from runlane.server.app import create_app
 from runlane.store.local import LocalStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support.servers import NO_CAPTURE, serve_app
+from support.servers import NO_CAPTURE
 
 BIG = 10_000
 SMALL = "team/sweep"
@@ -53,14 +51,6 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         store.create_run(RunSpec(owner="big", project="many", name=f"run-{i:05d}"))
     store.close()
     return root
-
-
-@pytest.fixture(scope="module")
-def base_url(data_root: Path) -> Iterator[str]:
-    store = LocalStore(data_root)
-    with serve_app(create_app(store)) as url:
-        yield url
-    store.close()
 
 
 def names(page: Any) -> list[str]:

@@ -10,20 +10,15 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 import runlane
 from runlane.cli.main import build_parser
-from runlane.server.app import create_app
-from runlane.store.local import LocalStore
 from runlane.ui import has_assets, static_dir
 
 STEPS = 40
@@ -63,29 +58,6 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gamma.log({"loss": 0.5}, step=0)
     gamma.finish()
     return root
-
-
-@pytest.fixture(scope="module")
-def base_url(data_root: Path) -> Iterator[str]:
-    store = LocalStore(data_root)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(store), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the UI server did not start within 30 s")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    store.close()
 
 
 def test_built_assets_ship_in_the_package() -> None:
