@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import os
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -34,11 +33,10 @@ from typing import IO, Any, cast
 
 from runlane.artifacts.errors import (
     ArtifactNotFoundError,
-    ChecksumMismatchError,
     FileChangedError,
 )
 from runlane.artifacts.storage import Progress, StoredFile, blob_key
-from runlane.artifacts.transfer import HashingReader, HashingWriter, hash_file
+from runlane.artifacts.transfer import HashingReader, HashingWriter, download_verified, hash_file
 from runlane.errors import InvalidArgumentError, StoreError
 from runlane.names import check_path
 
@@ -353,34 +351,20 @@ class S3Storage:
     def get_file(
         self, key: str, dest: Path, *, sha256: str | None = None, progress: Progress | None = None
     ) -> int:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        temp = dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            try:
-                sink = HashingWriter(fd)
-                with self._errors("download", key):
-                    body = self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]
-                    try:
-                        for chunk in body.iter_chunks(MiB):
-                            sink.write(chunk)
-                            if progress is not None:
-                                progress(sink.count)
-                    finally:
-                        body.close()
-            finally:
-                os.close(fd)
-            digest = sink.digest.hexdigest()
-            if sha256 is not None and digest != sha256:
-                raise ChecksumMismatchError(
-                    f"s3://{self.bucket}/{self._full(key)} hashes to {digest[:16]}…, not the "
-                    f"recorded {sha256[:16]}…: the object was modified or corrupted"
-                )
-            os.replace(temp, dest)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        return sink.count
+        def fill(fd: int) -> HashingWriter:
+            sink = HashingWriter(fd)
+            with self._errors("download", key):
+                body = self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]
+                try:
+                    for chunk in body.iter_chunks(MiB):
+                        sink.write(chunk)
+                        if progress is not None:
+                            progress(sink.count)
+                finally:
+                    body.close()
+            return sink
+
+        return download_verified(dest, sha256, f"s3://{self.bucket}/{self._full(key)}", fill)
 
     def open(self, key: str) -> IO[bytes]:
         with self._errors("download", key):

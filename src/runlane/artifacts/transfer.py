@@ -15,12 +15,13 @@ import os
 import queue
 import stat
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from runlane.artifacts.errors import FileChangedError, SourceNotFoundError
+from runlane.artifacts.errors import ChecksumMismatchError, FileChangedError, SourceNotFoundError
 from runlane.errors import InvalidArgumentError
 
 CHUNK = 4 << 20
@@ -230,3 +231,34 @@ class HashingWriter:
             written += os.write(self.fd, view[written:])
         self.count += written
         return written
+
+
+def download_verified(
+    dest: Path, sha256: str | None, source: str, fill: Callable[[int], HashingWriter]
+) -> int:
+    """Write ``dest`` from ``fill(fd)``, which writes the bytes into the open descriptor
+    through a :class:`HashingWriter` and returns it; return the byte count.
+
+    The bytes go to a temporary file beside ``dest``, renamed over it only when they hash to
+    ``sha256`` (when given): ``dest`` is whole or untouched. A mismatch raises
+    ChecksumMismatchError naming ``source``; whatever ``fill`` raises propagates, and the
+    temporary file is removed either way."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    temp = dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        try:
+            sink = fill(fd)
+        finally:
+            os.close(fd)
+        digest = sink.digest.hexdigest()
+        if sha256 is not None and digest != sha256:
+            raise ChecksumMismatchError(
+                f"{source} hashes to {digest[:16]}…, not the recorded {sha256[:16]}…: "
+                "the stored file was modified or corrupted"
+            )
+        os.replace(temp, dest)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return sink.count

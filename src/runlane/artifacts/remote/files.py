@@ -15,14 +15,13 @@ from __future__ import annotations
 import io
 import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from runlane.artifacts.errors import ArtifactNotFoundError, ChecksumMismatchError
+from runlane.artifacts.errors import ArtifactNotFoundError
 from runlane.artifacts.storage import Progress, StoredFile
-from runlane.artifacts.transfer import HashingWriter
+from runlane.artifacts.transfer import HashingWriter, download_verified
 from runlane.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -108,25 +107,9 @@ class HttpFiles:
         self, key: str, dest: Path, *, sha256: str | None = None, progress: Progress | None = None
     ) -> int:
         url = self._url(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        temp = dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            try:
-                sink = self._fetch(url, fd, progress)
-            finally:
-                os.close(fd)
-            digest = sink.digest.hexdigest()
-            if sha256 is not None and digest != sha256:
-                raise ChecksumMismatchError(
-                    f"{self.store.uri}/api/v1{url} hashes to {digest[:16]}…, not the recorded "
-                    f"{sha256[:16]}…: the stored file was modified or corrupted"
-                )
-            os.replace(temp, dest)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        return sink.count
+        return download_verified(
+            dest, sha256, f"{self.store.uri}/api/v1{url}", lambda fd: self._fetch(url, fd, progress)
+        )
 
     def _fetch(self, url: str, fd: int, progress: Progress | None) -> HashingWriter:
         import httpx
